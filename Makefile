@@ -1,0 +1,55 @@
+# disgrafs-lab: the two commands are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# molecule and ansible must come from the venv, never Debian's /usr/bin/ansible*.
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv image dockerd lab lab-down test test-unit test-molecule bench clean
+
+help:
+	@echo "make lab        bring up lab-server + lab-test containers and provision them with site.yml"
+	@echo "make lab-down   remove the lab containers and network"
+	@echo "make test       pytest + molecule scenarios (leaves nothing behind)"
+	@echo "make bench      benchmarks (bench/results/*.json)"
+
+# The tool environment: pinned ansible-core + collections, molecule, pytest.
+$(VENV)/.done: requirements.txt pyproject.toml
+	@echo "==> [venv] creating $(VENV) with pinned tools"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q -r requirements.txt
+	@$(PY) -m pip install -q -e '.[server]'
+	@touch $@
+venv: $(VENV)/.done
+
+dockerd:
+	@scripts/ensure-dockerd.sh
+
+image: dockerd
+	@scripts/lab-image.sh
+
+lab: venv image
+	@scripts/lab.sh up
+
+lab-down:
+	@scripts/lab.sh down
+
+test: venv image
+	@scripts/run-tests.sh
+
+test-unit: venv
+	@$(PY) -m pytest -q tests
+
+test-molecule: venv image
+	@cd $(CURDIR) && molecule test -s default
+
+bench: venv
+	@$(PY) bench/bypass.py
+
+clean: lab-down
+	rm -rf $(VENV)
+
+-include mk/*.mk
