@@ -46,7 +46,10 @@ test-unit: venv
 test-molecule: venv image
 	@cd $(CURDIR) && molecule test -s default
 
+# Benchmarks are measured, not asserted: ratios go to bench/results/.
 bench: venv
+	@$(PY) -m pip install -q -e '.[server,bench]'
+	@echo "==> [bench] sockredir bypass vs plain TCP"
 	@$(PY) bench/bypass.py
 
 clean: lab-down

@@ -13,7 +13,7 @@ import pytest
 from labctl import bpftool, sockredir, system
 from labctl.errors import LabError
 
-from conftest import PROBE
+from conftest import PROBE, run_probe
 
 pytestmark = pytest.mark.kernel
 
@@ -60,7 +60,7 @@ def test_allowlisted_connection_bypasses_tcp(sandbox):
     trace = TracePipe()
     try:
         before = sandbox.out_segs()
-        probe = sandbox.probe(PORT, "100M")
+        probe = run_probe(sandbox, PORT, "100M")
         segs = sandbox.out_segs() - before
         # the sockops lines: active (op 4) and passive (op 5) established, with ports
         assert trace.wait_for("op = 4", "op = 5", f"remote_port = {PORT}",
@@ -80,7 +80,7 @@ def test_allowlisted_connection_bypasses_tcp(sandbox):
 def test_port_not_in_allowlist_uses_tcp(sandbox):
     sockredir.attach(sandbox.settings(ports=[PORT]))
     before = sandbox.out_segs()
-    probe = sandbox.probe(OTHER_PORT, "20M")
+    probe = run_probe(sandbox, OTHER_PORT, "20M")
     segs = sandbox.out_segs() - before
     assert probe["received_sha256"] == probe["sent_sha256"]
     assert segs > 200, f"only {segs} segments for 20 MB: it was redirected"
@@ -93,7 +93,7 @@ def test_dual_stack_listener_with_ipv4_client_is_redirected(sandbox):
     must still produce matching keys."""
     sockredir.attach(sandbox.settings(ports=[PORT]))
     before = sandbox.out_segs()
-    probe = sandbox.probe(PORT, "20M", listen="dual")
+    probe = run_probe(sandbox, PORT, "20M", listen="dual")
     assert probe["received_sha256"] == probe["sent_sha256"]
     assert sandbox.out_segs() - before < BYPASS_MAX_SEGS
     assert sockredir.counters(sandbox.settings())["redirect_failed"] == 0
