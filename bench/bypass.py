@@ -164,17 +164,18 @@ def write_chart(report: dict, path: str) -> None:
     except ImportError:
         print("bench: matplotlib missing, no chart (pip install '.[bench]')")
         return
-    names = [c["case"] for c in report["cases"]]
-    ratios = [c["ratio"] for c in report["cases"]]
-    colors = ["tab:green" if c["group"] == "lab traffic" else "tab:gray" for c in report["cases"]]
+    cases = report["cases"][::-1]  # first case on top
+    positions = range(len(cases))
     fig, ax = plt.subplots(figsize=(9, 6))
-    ax.barh(names[::-1], ratios[::-1], color=colors[::-1])
+    ax.barh(positions, [c["ratio"] for c in cases],
+            color=["tab:green" if c["group"] == "lab traffic" else "tab:gray" for c in cases])
+    ax.set_yticks(list(positions), [c["case"] for c in cases])
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xlabel("bypass / baseline (higher is better)")
     ax.set_title(f"sockredir bypass, kernel {report['kernel']}, median of {report['rounds']} rounds\n"
                  "green: lab traffic (redirected); gray: bulk stream (not allowlisted in the lab)")
-    for y, r in enumerate(ratios[::-1]):
-        ax.text(r, y, f" {r:.2f}x", va="center")
+    for y, c in zip(positions, cases):
+        ax.text(c["ratio"], y, f" {c['ratio']:.2f}x", va="center")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
