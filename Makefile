@@ -51,6 +51,7 @@ bench: venv
 	@$(PY) -m pip install -q -e '.[server,bench]'
 	@echo "==> [bench] sockredir bypass vs plain TCP"
 	@$(PY) bench/bypass.py
+	@$(MAKE) --no-print-directory bench-disgrafs
 
 clean: lab-down
 	rm -rf $(VENV)

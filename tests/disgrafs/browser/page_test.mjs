@@ -156,17 +156,13 @@ try {
   step('s7');
   // 7. a clicked tag chip searches by that tag
   await page.click('#d-tags .chip:text-is("canon eos 5d")');
-  step('s7-clicked');
   await until(page, () => document.querySelector('#results-title').textContent.includes('canon eos 5d'), null,
     'search by clicked tag');
-  step('s7-searched');
 
   if (opt.screenshot) {
     await page.evaluate(() => { window.disgrafs.cy.fit(undefined, 30); }); // (returning cy would serialize it)
-    step('s7-fit');
     await page.mouse.move(700, 20);
     await page.waitForTimeout(300);
-    step('s7-shot');
     await page.screenshot({ path: opt.screenshot });
   }
 

@@ -1,0 +1,25 @@
+# DisGraFS server targets (included by the top-level Makefile).
+.PHONY: web web-check test-disgrafs bench-disgrafs deps-disgrafs
+
+DISGRAFS_WEB := disgrafs/web
+
+# The page's graph library: npm ci from the lock file, copied to disgrafs/static/vendor
+# (committed; see disgrafs/README.md). web-check fails if the copy is stale.
+web:
+	@cd $(DISGRAFS_WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+web-check:
+	@cd $(DISGRAFS_WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs --check
+
+# chromium, node packages for the browser test (root, Debian)
+deps-disgrafs:
+	@.ci/deps-disgrafs.sh
+
+test-disgrafs: venv
+	@$(PY) -m pytest -q tests/disgrafs
+
+# Download vs nginx, upload vs cp, small uploads/s -> bench/results/disgrafs.json.
+# DISGRAFS_BENCH_SIZE=256M for a quicker run (default 1G). Needs nginx (deps-disgrafs --bench).
+bench-disgrafs: venv
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || .ci/deps-disgrafs.sh --bench
+	@$(PY) bench/disgrafs_bench.py
