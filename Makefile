@@ -52,6 +52,7 @@ bench: venv
 	@echo "==> [bench] sockredir bypass vs plain TCP"
 	@$(PY) bench/bypass.py
 	@$(MAKE) --no-print-directory bench-disgrafs
+	@$(MAKE) --no-print-directory bench-suite
 
 clean: lab-down
 	rm -rf $(VENV)

@@ -1,0 +1,310 @@
+"""afxdp: a UDP service received through an AF_XDP socket.
+
+`labctl attach afxdp --interface eth0 --port 9200` builds and pins the XDP
+program (bpf/afxdp/afxdp.bpf.c) and the receiver (bpf/afxdp/afxdp_rx.c,
+libxdp), attaches the program to the interface (or chains it behind the
+xdp_cpumap balancer when that holds the interface), and starts the receiver
+daemon, which puts its AF_XDP socket in the pinned XSKMAP and counts what it
+receives (`labctl status afxdp`).
+"""
+
+import os
+import struct
+from dataclasses import dataclass
+
+from . import bpfsys, bpftool, suite, system, xdp_cpumap
+from .errors import LabError
+
+NAME = "afxdp"
+PROG = "afxdp_redirect"
+RX = "afxdp_rx"
+STAT_NAMES = ("seen", "redirected", "no_socket", "passed")
+XDP_MODES = xdp_cpumap.XDP_MODES
+
+
+@dataclass
+class Settings:
+    interface: str = ""
+    port: int = 9200                  # the UDP service received by AF_XDP
+    queue: int = 0                    # interface queue the socket binds to
+    mode: str = "native"              # XDP mode when attached to the interface
+    pin_root: str = suite.DEFAULT_PIN_ROOT
+    build_dir: str = suite.DEFAULT_BUILD_DIR
+    run_dir: str = suite.RUN_DIR
+
+    @property
+    def pins(self) -> suite.Pins:
+        return suite.Pins(self.pin_root, NAME)
+
+    @property
+    def iface(self) -> str:
+        return self.interface or suite.default_iface()
+
+    @property
+    def pid_path(self) -> str:
+        return os.path.join(self.run_dir, f"{NAME}.pid")
+
+    @property
+    def stats_path(self) -> str:
+        return os.path.join(self.run_dir, f"{NAME}.stats.json")
+
+    @property
+    def state_path(self) -> str:
+        return os.path.join(self.run_dir, f"{NAME}.json")
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.run_dir, f"{NAME}.log")
+
+
+OVERRIDES = ("interface", "port", "queue", "mode", "pin_root", "build_dir", "run_dir")
+
+
+def load_settings(config_file=None, **overrides) -> Settings:
+    settings = suite.load_settings(Settings, NAME, config_file, overrides)
+    if not isinstance(settings.port, int) or not 1 <= settings.port <= 65535:
+        raise LabError(f"invalid port {settings.port!r}: the UDP service port, 1-65535")
+    if settings.mode not in XDP_MODES:
+        raise LabError(f"mode {settings.mode!r}: native or generic")
+    return settings
+
+
+def build(settings: Settings, force: bool = False):
+    obj, changed = suite.build_bpf(NAME, settings.build_dir, force)
+    _, changed_rx = receiver(settings, force)
+    return obj, changed or changed_rx
+
+
+def receiver(settings: Settings, force: bool = False):
+    return suite.build_user(RX, os.path.join(suite.BPF_DIR, NAME, f"{RX}.c"), settings.build_dir,
+                            ["xdp", "bpf"], force,
+                            hint=" (install libxdp-dev and libbpf-dev, or libxdp-devel on openEuler)")
+
+
+def is_loaded(settings: Settings) -> bool:
+    return os.path.exists(settings.pins.prog(PROG))
+
+
+def daemon(settings: Settings) -> int | None:
+    return suite.daemon_pid(settings.pid_path, NAME)
+
+
+def balancer_settings(settings: Settings) -> xdp_cpumap.Settings:
+    return xdp_cpumap.Settings(pin_root=settings.pin_root, build_dir=settings.build_dir)
+
+
+def _balancer_on_iface(settings: Settings) -> bool:
+    """True if the xdp_cpumap balancer (ours, same pin root) holds the
+    interface's XDP hook: then we chain behind it."""
+    b = balancer_settings(settings)
+    if not xdp_cpumap.is_loaded(b):
+        return False
+    where = xdp_cpumap.attachment(b)
+    return bool(where) and where["ifname"] == settings.iface
+
+
+def _chain_id(settings: Settings) -> int | None:
+    path = balancer_settings(settings).pins.map("xdp_chain")
+    if not os.path.exists(path):
+        return None
+    entries = bpftool.map_dump_pinned(path)
+    return bpftool.entry_int(entries[0], "value") if entries else None
+
+
+def attachment(settings: Settings) -> dict | None:
+    """{'how': 'interface'|'chained', 'interface', 'mode'} or None."""
+    ours = suite.prog_id(settings.pins.prog(PROG))
+    if ours is None:
+        return None
+    for x in xdp_cpumap.xdp_on():
+        if x["prog_id"] == ours:
+            return {"how": "interface", "interface": x["ifname"], "mode": x["mode"]}
+    if _chain_id(settings) == ours:
+        where = xdp_cpumap.attachment(balancer_settings(settings))
+        return {"how": "chained behind xdp_cpumap", "interface": where and where["ifname"],
+                "mode": where and where["mode"]}
+    return None
+
+
+def receiver_stats(settings: Settings) -> dict:
+    return suite.read_json(settings.stats_path)
+
+
+def counters(settings: Settings) -> dict:
+    return suite.percpu_array(settings.pins.map("afxdp_stats"), STAT_NAMES)
+
+
+def status(settings: Settings) -> dict:
+    pins = settings.pins
+    info = {"name": NAME, "pin_path": pins.dir, "loaded": is_loaded(settings)}
+    if not info["loaded"]:
+        return info
+    where = attachment(settings)
+    pid = daemon(settings)
+    info.update({
+        "programs": [{"name": PROG, "id": suite.prog_id(pins.prog(PROG)), "pinned": pins.prog(PROG)}],
+        "attached": where is not None,
+        "attachment": where,
+        "interface": where and where["interface"],
+        "mode": where and where["mode"],
+        "port": suite.array_u32_get(pins.map("afxdp_cfg")),
+        "queue": settings.queue,
+        "receiver_pid": pid,
+        "receiver": receiver_stats(settings) if pid else {},
+        "counters": counters(settings),
+    })
+    return info
+
+
+def describe(info: dict) -> str:
+    if not info.get("loaded"):
+        return f"{NAME}: not loaded ({info.get('pin_path', '')})"
+    a = info["attachment"]
+    where = f"{a['how']} {a['interface']} ({a['mode']})" if a else "NOT ATTACHED"
+    rx = info["receiver"]
+    lines = [f"{NAME}: loaded: {PROG} (id {info['programs'][0]['id']}), {where}",
+             f"  pinned under {info['pin_path']}", f"  UDP port {info['port']}, queue {info['queue']}",
+             f"  receiver: " + (f"pid {info['receiver_pid']}, {rx.get('rx_packets', 0)} packets, "
+                                f"{rx.get('rx_bytes', 0)} bytes, kernel drops {rx.get('rx_dropped', 0)}"
+                                if info["receiver_pid"] else "NOT RUNNING")]
+    lines += [f"  {k:>20}: {v}" for k, v in info["counters"].items()]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ attach/detach
+
+def _attach_xdp(settings: Settings) -> bool:
+    current = attachment(settings)
+    chain = _balancer_on_iface(settings)
+    if current and current["interface"] == settings.iface and \
+            (current["how"] != "interface" or current["mode"] == settings.mode) and \
+            (current["how"] == "interface") != chain:
+        return False
+    if current:
+        _detach_xdp(settings, current)
+    if chain:
+        map_fd = bpfsys.obj_get(balancer_settings(settings).pins.map("xdp_chain"))
+        prog_fd = bpfsys.obj_get(settings.pins.prog(PROG))
+        try:
+            bpfsys.map_update(map_fd, struct.pack("<I", 0), struct.pack("<I", prog_fd))
+        finally:
+            os.close(prog_fd)
+            os.close(map_fd)
+        return True
+    here = xdp_cpumap.xdp_on(settings.iface)
+    if here:
+        raise LabError(f"{settings.iface} already has XDP program {here[0]['prog_name']!r} "
+                       f"(id {here[0]['prog_id']}): detach it first (ip link set dev "
+                       f"{settings.iface} xdp off), or attach xdp_cpumap there (afxdp chains behind it)")
+    bpftool.run("net", "attach", XDP_MODES[settings.mode], "pinned", settings.pins.prog(PROG),
+                "dev", settings.iface)
+    return True
+
+
+def _detach_xdp(settings: Settings, where: dict) -> None:
+    if where["how"] == "interface":
+        bpftool.run("net", "detach", XDP_MODES.get(where["mode"], "xdp"), "dev", where["interface"])
+    else:
+        bpftool.run("map", "delete", "pinned", balancer_settings(settings).pins.map("xdp_chain"),
+                    "key", *bpftool.hex_bytes(b"\0\0\0\0"))
+
+
+def attach(settings: Settings) -> dict:
+    """Program loaded and attached (or chained), receiver running; idempotent."""
+    system.require_root()
+    system.require_btf()
+    system.ensure_mounted(system.BPFFS, "bpf")
+    suite.require_iface(settings.iface)
+    fresh = not is_loaded(settings)
+    changed = False
+    try:
+        if fresh:
+            obj, _ = suite.build_bpf(NAME, settings.build_dir)
+            suite.loadall(obj, settings.pins)
+            changed = True
+        receiver(settings)
+        if suite.array_u32_get(settings.pins.map("afxdp_cfg")) != settings.port:
+            suite.array_u32_set(settings.pins.map("afxdp_cfg"), 0, settings.port)
+            changed = True
+        changed |= _attach_xdp(settings)
+        pid = daemon(settings)
+        if pid and suite.read_json(settings.state_path) != _state(settings):
+            suite.stop_daemon(settings.pid_path, NAME)
+            pid = None
+        if not pid:
+            try:
+                os.remove(settings.stats_path)
+            except FileNotFoundError:
+                pass
+            argv = suite.labctl_argv("run", NAME, "--config", "", *_args(settings))
+            suite.spawn_daemon(NAME, argv, settings.log_path,
+                               wait_for=lambda: receiver_stats(settings).get("ready"), timeout=15)
+            changed = True
+    except Exception:
+        if fresh:
+            detach(settings)
+        raise
+    return {"changed": changed, **status(settings)}
+
+
+def _state(settings: Settings) -> dict:
+    return {"interface": settings.iface, "queue": settings.queue, "port": settings.port}
+
+
+def _args(settings: Settings) -> list[str]:
+    return ["--interface", settings.iface, "--port", str(settings.port), "--queue", str(settings.queue),
+            "--mode", settings.mode, "--pin-root", settings.pin_root, "--build-dir", settings.build_dir,
+            "--run-dir", settings.run_dir]
+
+
+def run(settings: Settings) -> int:
+    """The receiver daemon (foreground): exec afxdp_rx with our pins."""
+    system.require_root()
+    system.ensure_mounted(system.BPFFS, "bpf")
+    suite.require_iface(settings.iface)
+    # under systemd the unit starts here: load and attach first (idempotent)
+    if not is_loaded(settings):
+        obj, _ = suite.build_bpf(NAME, settings.build_dir)
+        suite.loadall(obj, settings.pins)
+    if suite.array_u32_get(settings.pins.map("afxdp_cfg")) != settings.port:
+        suite.array_u32_set(settings.pins.map("afxdp_cfg"), 0, settings.port)
+    _attach_xdp(settings)
+    binary, _ = receiver(settings)
+    suite.write_pid(settings.pid_path)
+    suite.write_json(settings.state_path, _state(settings))
+    os.execv(binary, [binary, settings.iface, str(settings.queue), settings.pins.map("xsks_map"),
+                      settings.stats_path, "--port", str(settings.port)])
+    return 0  # not reached
+
+
+def detach(settings: Settings) -> dict:
+    system.require_root()
+    changed = suite.stop_daemon(settings.pid_path, NAME)
+    if is_loaded(settings):
+        where = attachment(settings)
+        if where:
+            _detach_xdp(settings, where)
+    changed |= suite.remove_pins(settings.pins)
+    for path in (settings.stats_path, settings.state_path):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+    return {"changed": changed, "name": NAME, "loaded": False, "pin_path": settings.pins.dir}
+
+
+def prometheus(settings: Settings) -> str:
+    if not is_loaded(settings):
+        return ""
+    c = counters(settings)
+    rx = receiver_stats(settings) if daemon(settings) else {}
+    out = ["# HELP disgrafs_afxdp_xdp_packets_total Packets seen by the AF_XDP program, by outcome.",
+           "# TYPE disgrafs_afxdp_xdp_packets_total counter"]
+    out += [f'disgrafs_afxdp_xdp_packets_total{{outcome="{k}"}} {v}' for k, v in c.items()]
+    out += ["# HELP disgrafs_afxdp_rx_packets_total Packets received by the AF_XDP receiver.",
+            "# TYPE disgrafs_afxdp_rx_packets_total counter",
+            f"disgrafs_afxdp_rx_packets_total {rx.get('rx_packets', 0)}",
+            "# HELP disgrafs_afxdp_rx_dropped_total Packets the kernel dropped for the AF_XDP socket.",
+            "# TYPE disgrafs_afxdp_rx_dropped_total counter",
+            f"disgrafs_afxdp_rx_dropped_total {rx.get('rx_dropped', 0)}"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,49 @@
+"""Last check: playbooks/teardown-bpf-suite.yml removes every program of the
+suite, changes nothing the second time, and leaves no trace in bpftool."""
+
+import json
+import os
+import subprocess
+
+from conftest import PIN_ROOT, REPO
+
+testinfra_hosts = ["ansible://lab_server"]
+PROGRAMS = ("redis_latency", "http_filter", "xdp_cpumap", "afxdp")
+
+
+def run_teardown() -> str:
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         f"{REPO}/playbooks/teardown-bpf-suite.yml"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "ANSIBLE_ROLES_PATH": f"{REPO}/roles",
+             "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def recap_changed(output: str) -> int:
+    return sum(int(part.split("=")[1]) for line in output.splitlines() if "changed=" in line
+               for part in line.split() if part.startswith("changed="))
+
+
+def test_teardown_removes_the_suite_and_is_idempotent(host):
+    ids = []
+    for name in PROGRAMS:
+        for prog in host.run(f"ls {PIN_ROOT}/{name}/progs").stdout.split():
+            ids.append(json.loads(host.check_output(
+                f"bpftool -j prog show pinned {PIN_ROOT}/{name}/progs/{prog}"))["id"])
+    assert ids
+    assert recap_changed(run_teardown()) > 0
+    assert recap_changed(run_teardown()) == 0
+    for name in PROGRAMS:
+        assert not host.file(f"{PIN_ROOT}/{name}").exists, name
+    live = {p["id"] for p in json.loads(host.check_output("bpftool -j prog show"))}
+    assert not live & set(ids), "programs of the suite are still loaded"
+    for unit in ("disgrafs-lab-redis-latency.service", "disgrafs-lab-exporter.service",
+                 "disgrafs-lab-http-filter.service", "disgrafs-lab-xdp-cpumap.service",
+                 "disgrafs-lab-afxdp.service"):
+        assert not host.file(f"/etc/systemd/system/{unit}").exists
+    assert '"xdp"' not in host.check_output("ip -j -d link show dev eth0")
+    status = json.loads(host.check_output("/usr/local/sbin/labctl status --json"))
+    assert not any(status[name]["loaded"] for name in PROGRAMS)
