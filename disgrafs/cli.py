@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=cfg.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The neo4j driver logs a notification per query at INFO: keep the journal readable.
+    logging.getLogger("neo4j.notifications").setLevel(max(logging.WARNING, logging.root.level))
     from .server import serve
 
     try:

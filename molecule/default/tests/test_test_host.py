@@ -5,6 +5,6 @@ import pytest
 testinfra_hosts = ["ansible://lab_test"]
 
 
-@pytest.mark.parametrize("tool", ["curl", "redis-cli", "iperf3", "socat", "wrk"])
+@pytest.mark.parametrize("tool", ["curl", "redis-cli", "iperf3", "socat", "wrk", "perf"])
 def test_client_tool_installed(host, tool):
     assert host.exists(tool), tool
