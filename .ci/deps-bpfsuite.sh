@@ -9,7 +9,10 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(libxdp-dev xdp-tools libbpf-dev ethtool gcc libc6-dev redis-server redis-tools
-          bpftrace linux-perf nodejs npm util-linux iproute2)
+          bpftrace linux-perf util-linux iproute2)
+# node/npm only when absent: an image may ship its own Node.js, which
+# conflicts with Debian's npm package.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 # No daemon may start from a package's postinst (redis-server would take port
 # 6379 on the host): forbid it for this install only.
