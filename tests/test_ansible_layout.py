@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO
+from lab_helpers import REPO
 
 ROLES = sorted(d for d in os.listdir(f"{REPO}/roles") if os.path.isdir(f"{REPO}/roles/{d}"))
 # task keywords that are not modules

@@ -16,7 +16,7 @@ import pytest
 from labctl import http_filter
 from labctl.netlab import NetLab
 
-from conftest import REPO, kernel_ready
+from lab_helpers import REPO, kernel_ready
 
 pytestmark = pytest.mark.kernel
 PORT, OTHER_PORT = 8080, 8081

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from lab_helpers import REPO
 from labctl import bpftool, sockredir
 from labctl.errors import LabError
 

@@ -15,7 +15,7 @@ import pytest
 from labctl import bpftool, redis_latency
 from labctl.netlab import NetLab
 
-from conftest import REPO, kernel_ready
+from lab_helpers import REPO, kernel_ready
 
 pytestmark = pytest.mark.kernel
 PORT = 6391

@@ -13,7 +13,7 @@ import pytest
 from labctl import bpftool, sockredir, system
 from labctl.errors import LabError
 
-from conftest import PROBE, run_probe
+from lab_helpers import PROBE, run_probe
 
 pytestmark = pytest.mark.kernel
 

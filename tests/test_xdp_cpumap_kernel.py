@@ -16,7 +16,7 @@ from labctl import xdp_cpumap
 from labctl.errors import LabError
 from labctl.netlab import NetLab
 
-from conftest import REPO, kernel_ready
+from lab_helpers import REPO, kernel_ready
 
 pytestmark = pytest.mark.kernel
 FLOOD = f"{REPO}/bpf/xdp_cpumap/udpflood.py"
