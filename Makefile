@@ -15,6 +15,8 @@ help:
 	@echo "make lab-down   remove the lab containers and network"
 	@echo "make test       pytest + molecule scenarios (leaves nothing behind)"
 	@echo "make bench      benchmarks (bench/results/*.json)"
+	@echo "make box        build the offline Debian 12 Vagrant box (make box-preload: with packages)"
+	@echo "make test-vagrant  the real VM lab test (LAB_TCG=1 where KVM cannot run guests; ~30 min)"
 
 # The tool environment: pinned ansible-core + collections, molecule, pytest.
 $(VENV)/.done: requirements.txt pyproject.toml
