@@ -10,4 +10,4 @@ command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
-mvn -v | head -1
+echo "maven: $(command -v mvn), javac: $(command -v javac)"
