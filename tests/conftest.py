@@ -14,3 +14,9 @@ def sandbox(tmp_path):
         pytest.skip(f"kernel test: {reason}")
     with Sandbox("dltest", str(tmp_path / "build")) as box:
         yield box
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory):
+    """One CO-RE build per test file (vmlinux.h + clang take seconds)."""
+    return str(tmp_path_factory.mktemp("build"))

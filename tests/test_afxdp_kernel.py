@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 
-from labctl import afxdp
 from labctl.netlab import NetLab
 
 from lab_helpers import REPO, kernel_ready
@@ -63,12 +62,6 @@ class AfxdpBox:
         finally:
             self.lab.close()
             shutil.rmtree(self.pin_root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    """One build (program + receiver) for the whole file."""
-    return str(tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture

@@ -117,12 +117,6 @@ class FilterBox:
             shutil.rmtree(self.pin_root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    """One build for the whole file."""
-    return str(tmp_path_factory.mktemp("build"))
-
-
 @pytest.fixture
 def box(tmp_path, build_dir):
     reason = kernel_ready()

@@ -4,7 +4,6 @@ per-command counts compared with what redis-benchmark sent."""
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -71,12 +70,6 @@ class RedisBox:
         finally:
             self.lab.close()
             shutil.rmtree(self.pin_root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    """One CO-RE build for the whole file (vmlinux.h + clang take seconds)."""
-    return str(tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture

@@ -80,12 +80,6 @@ class XdpBox:
             shutil.rmtree(self.pin_root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    """One build for the whole file."""
-    return str(tmp_path_factory.mktemp("build"))
-
-
 @pytest.fixture
 def box(build_dir):
     reason = kernel_ready()

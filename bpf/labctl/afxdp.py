@@ -23,7 +23,8 @@ XDP_MODES = xdp_cpumap.XDP_MODES
 
 
 @dataclass
-class Settings:
+class Settings(suite.ProgramSettings):
+    PROGRAM = NAME
     interface: str = ""
     port: int = 9200                  # the UDP service received by AF_XDP
     queue: int = 0                    # interface queue the socket binds to
@@ -31,30 +32,6 @@ class Settings:
     pin_root: str = suite.DEFAULT_PIN_ROOT
     build_dir: str = suite.DEFAULT_BUILD_DIR
     run_dir: str = suite.RUN_DIR
-
-    @property
-    def pins(self) -> suite.Pins:
-        return suite.Pins(self.pin_root, NAME)
-
-    @property
-    def iface(self) -> str:
-        return self.interface or suite.default_iface()
-
-    @property
-    def pid_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.pid")
-
-    @property
-    def stats_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.stats.json")
-
-    @property
-    def state_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.json")
-
-    @property
-    def log_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.log")
 
 
 OVERRIDES = ("interface", "port", "queue", "mode", "pin_root", "build_dir", "run_dir")

@@ -31,7 +31,8 @@ ETH_P_ALL = 0x0003
 
 
 @dataclass
-class Settings:
+class Settings(suite.ProgramSettings):
+    PROGRAM = NAME
     interface: str = ""               # "": the default route's interface
     port: int = 8080                  # the DisGraFS HTTP port
     pin_root: str = suite.DEFAULT_PIN_ROOT
@@ -39,22 +40,6 @@ class Settings:
     run_dir: str = suite.RUN_DIR
     log_file: str = os.path.join(suite.LOG_DIR, "http_filter.log")
     max_log_bytes: int = 8 * 2**20    # then the log is rotated to .1
-
-    @property
-    def pins(self) -> suite.Pins:
-        return suite.Pins(self.pin_root, NAME)
-
-    @property
-    def pid_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.pid")
-
-    @property
-    def state_path(self) -> str:
-        return os.path.join(self.run_dir, f"{NAME}.json")
-
-    @property
-    def iface(self) -> str:
-        return self.interface or suite.default_iface()
 
 
 OVERRIDES = ("interface", "port", "pin_root", "build_dir", "run_dir", "log_file")

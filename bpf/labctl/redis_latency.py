@@ -24,16 +24,13 @@ STAT_NAMES = ("requests", "replies", "not_request", "continuation", "name_too_lo
 
 
 @dataclass
-class Settings:
+class Settings(suite.ProgramSettings):
+    PROGRAM = NAME
     pid: int = 0                      # 0: find the process by name (and port)
     process: str = "redis-server"
     port: int = 0                     # pick the redis-server serving this port
     pin_root: str = suite.DEFAULT_PIN_ROOT
     build_dir: str = suite.DEFAULT_BUILD_DIR
-
-    @property
-    def pins(self) -> suite.Pins:
-        return suite.Pins(self.pin_root, NAME)
 
 
 def load_settings(config_file=None, **overrides) -> Settings:

@@ -52,6 +52,41 @@ class Pins:
         return os.path.join(self.links, name)
 
 
+class ProgramSettings:
+    """Paths that each program's Settings derives from its own fields.
+    Subclasses are dataclasses that set PROGRAM (unannotated: not a field)
+    and have pin_root, plus interface and run_dir where the program uses them."""
+
+    PROGRAM = ""
+
+    @property
+    def pins(self) -> Pins:
+        return Pins(self.pin_root, self.PROGRAM)
+
+    @property
+    def iface(self) -> str:
+        return self.interface or default_iface()
+
+    def _run_file(self, suffix: str) -> str:
+        return os.path.join(self.run_dir, f"{self.PROGRAM}{suffix}")
+
+    @property
+    def pid_path(self) -> str:
+        return self._run_file(".pid")
+
+    @property
+    def state_path(self) -> str:
+        return self._run_file(".json")
+
+    @property
+    def stats_path(self) -> str:
+        return self._run_file(".stats.json")
+
+    @property
+    def log_path(self) -> str:
+        return self._run_file(".log")
+
+
 def load_settings(cls, name: str, config_file: str | None, overrides: dict):
     """Defaults < config file (written by the role) < command-line overrides."""
     if config_file is None:

@@ -29,7 +29,8 @@ IP_XDP_MODE = {1: "native", 2: "generic", 3: "offload"}
 
 
 @dataclass
-class Settings:
+class Settings(suite.ProgramSettings):
+    PROGRAM = NAME
     interface: str = ""
     mode: str = "native"              # native (driver) or generic (skb) XDP
     weights: dict = field(default_factory=lambda: {"0": 1, "1": 3})
@@ -38,14 +39,6 @@ class Settings:
     qsize: int = 2048                 # CPUMAP queue per CPU (frames)
     pin_root: str = suite.DEFAULT_PIN_ROOT
     build_dir: str = suite.DEFAULT_BUILD_DIR
-
-    @property
-    def pins(self) -> suite.Pins:
-        return suite.Pins(self.pin_root, NAME)
-
-    @property
-    def iface(self) -> str:
-        return self.interface or suite.default_iface()
 
 
 OVERRIDES = ("interface", "mode", "weights", "balance", "udp_port", "pin_root", "build_dir")

@@ -2,29 +2,12 @@
 suite, changes nothing the second time, and leaves no trace in bpftool."""
 
 import json
-import os
-import subprocess
 
-from conftest import PIN_ROOT, REPO
+from conftest import PIN_ROOT
+from playbook_run import recap_changed, run_playbook
 
 testinfra_hosts = ["ansible://lab_server"]
 PROGRAMS = ("redis_latency", "http_filter", "xdp_cpumap", "afxdp")
-
-
-def run_teardown() -> str:
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-         f"{REPO}/playbooks/teardown-bpf-suite.yml"],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": f"{REPO}/roles",
-             "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-def recap_changed(output: str) -> int:
-    return sum(int(part.split("=")[1]) for line in output.splitlines() if "changed=" in line
-               for part in line.split() if part.startswith("changed="))
 
 
 def test_teardown_removes_the_suite_and_is_idempotent(host):
@@ -34,8 +17,8 @@ def test_teardown_removes_the_suite_and_is_idempotent(host):
             ids.append(json.loads(host.check_output(
                 f"bpftool -j prog show pinned {PIN_ROOT}/{name}/progs/{prog}"))["id"])
     assert ids
-    assert recap_changed(run_teardown()) > 0
-    assert recap_changed(run_teardown()) == 0
+    assert recap_changed(run_playbook("playbooks/teardown-bpf-suite.yml")) > 0
+    assert recap_changed(run_playbook("playbooks/teardown-bpf-suite.yml")) == 0
     for name in PROGRAMS:
         assert not host.file(f"{PIN_ROOT}/{name}").exists, name
     live = {p["id"] for p in json.loads(host.check_output("bpftool -j prog show"))}

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import time
 
 import pytest
@@ -110,21 +109,6 @@ def sockhash_ports(server) -> set:
         local_port, remote_port = int.from_bytes(key[36:40], "little"), int.from_bytes(key[40:44], "little")
         pairs.add((local_port, remote_port))
     return pairs
-
-
-def run_playbook(playbook: str) -> str:
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, playbook)],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": os.path.join(REPO, "roles"),
-             "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"})
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    return proc.stdout
-
-
-def recap_changed(output: str) -> int:
-    return sum(int(part.split("=")[1]) for line in output.splitlines() if "changed=" in line
-               for part in line.split() if part.startswith("changed="))
 
 
 class Files:

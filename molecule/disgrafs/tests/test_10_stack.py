@@ -30,7 +30,7 @@ def test_service_starts_after_the_bypass(host, unit):
 def test_listeners_are_on_the_lab_network_and_loopback_only(host, settings):
     lab = settings["address"]
     listening = {line.split()[3] for line in host.check_output("ss -Hltn").splitlines()}
-    for addr in (f"127.0.0.1:6379", f"{lab}:6379", f"{lab}:7687", f"{lab}:7474",
+    for addr in ("127.0.0.1:6379", f"{lab}:6379", f"{lab}:7687", f"{lab}:7474",
                  f"{lab}:8080", f"{lab}:8333"):
         assert addr in listening, addr
     for port in (6379, 7687, 7474, 8080, 8333, 9333, 8383, 8888):

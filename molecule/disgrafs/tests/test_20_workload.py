@@ -6,7 +6,6 @@ mount, Neo4j and DisGraFS everything is still there."""
 
 import time
 
-import pytest
 
 from conftest import EXPECTED_TYPE, tags_in_graph, workload
 

@@ -3,7 +3,8 @@ cleanly (no juicefs process left) and changes nothing the second time; the
 stack then comes back with playbooks/stack.yml and the files are still there
 (the in-place equivalent of `make lab` after `make lab-down`)."""
 
-from conftest import STACK_UNITS, recap_changed, run_playbook, tags_in_graph, workload
+from conftest import STACK_UNITS, tags_in_graph, workload
+from playbook_run import recap_changed, run_playbook
 
 # No parametrized `host` fixture here: pytest would reorder the tests around
 # it, and these must run in file order. `server` is the lab server.
