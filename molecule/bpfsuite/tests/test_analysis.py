@@ -17,7 +17,7 @@ def test_analyze_playbook_fetches_syscalls_uprobes_and_a_flame_graph(host, tmp_p
         capture_output=True, text=True, check=False,
         env={**os.environ, "ANSIBLE_ROLES_PATH": f"{REPO}/roles", "ANSIBLE_NOCOLOR": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    got = tmp_path / "bps-server"
+    got = tmp_path / host.backend.host  # one folder per host: its inventory name
     summary = json.loads((got / "summary.json").read_text())
     calls = summary["syscalls"]["syscalls"]
     assert calls.get("read", 0) > 100 and calls.get("write", 0) > 100, calls

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import SERVER_IP, status, test_host
+from conftest import SERVER_IP, TEST_IP, lab_interface, status, test_host
 
 testinfra_hosts = ["ansible://lab_server"]
 PORT = 8080
@@ -42,7 +42,7 @@ def log_records(host) -> list[dict]:
 def test_daemon_holds_the_filter_on_the_lab_interface(host):
     info = status(host, "http_filter")
     assert info["loaded"] and info["attached"], info
-    assert info["interface"] == "eth0" and info["port"] == PORT
+    assert info["interface"] == lab_interface(host) and info["port"] == PORT
     assert host.service("disgrafs-lab-http-filter.service").is_running
     # the kernel's view: the daemon's packet socket has a filter attached
     pid = info["daemon_pid"]
@@ -61,7 +61,7 @@ def test_requests_from_the_test_host_appear_once_with_exact_urls(host, http_serv
     mine = [(r["method"], r["url"]) for r in log_records(host) if f"/lab-{tag}/" in r["url"]]
     assert mine == [("GET", u) for u in urls] + [("POST", f"/lab-{tag}/post")]
     records = [r for r in log_records(host) if f"/lab-{tag}/" in r["url"]]
-    assert all(r["src"].startswith("10.231.81.20:") for r in records)
+    assert all(r["src"].startswith(f"{TEST_IP}:") for r in records)
     after = status(host, "http_filter")["counters"]
     assert after["GET"] - before["GET"] == len(urls)
     assert after["POST"] - before["POST"] == 1

@@ -3,7 +3,7 @@ suite, changes nothing the second time, and leaves no trace in bpftool."""
 
 import json
 
-from conftest import PIN_ROOT
+from conftest import PIN_ROOT, lab_interface
 from playbook_run import recap_changed, run_playbook
 
 testinfra_hosts = ["ansible://lab_server"]
@@ -11,6 +11,7 @@ PROGRAMS = ("redis_latency", "http_filter", "xdp_cpumap", "afxdp")
 
 
 def test_teardown_removes_the_suite_and_is_idempotent(host):
+    iface = lab_interface(host)
     ids = []
     for name in PROGRAMS:
         for prog in host.run(f"ls {PIN_ROOT}/{name}/progs").stdout.split():
@@ -27,6 +28,6 @@ def test_teardown_removes_the_suite_and_is_idempotent(host):
                  "disgrafs-lab-http-filter.service", "disgrafs-lab-xdp-cpumap.service",
                  "disgrafs-lab-afxdp.service"):
         assert not host.file(f"/etc/systemd/system/{unit}").exists
-    assert '"xdp"' not in host.check_output("ip -j -d link show dev eth0")
+    assert '"xdp"' not in host.check_output(f"ip -j -d link show dev {iface}")
     status = json.loads(host.check_output("/usr/local/sbin/labctl status --json"))
     assert not any(status[name]["loaded"] for name in PROGRAMS)

@@ -16,6 +16,8 @@ import pytest
 import testinfra
 
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
+# LAB_SUDO=1: the inventory logs in as a user that needs sudo (the VM lab).
+SUDO = os.environ.get("LAB_SUDO") == "1"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WORKLOAD = os.path.join(os.path.dirname(__file__), "workload.py")
 REMOTE_WORKLOAD = "/usr/local/bin/dgf-workload"
@@ -23,12 +25,22 @@ SAMPLES = "/var/tmp/dgf-samples"
 PIN_DIR = "/sys/fs/bpf/disgrafs-lab/sockredir"
 STACK_UNITS = ["redis-server.service", "seaweedfs.service", "juicefs-disgrafs.service",
                "neo4j.service", "disgrafs.service"]
+# Waits are multiplied by this: the VM lab under software emulation
+# (scripts/test-vagrant.sh) starts services 10-20 times slower.
+TIME_FACTOR = float(os.environ.get("LAB_TIME_FACTOR", "1"))
+
+
+def seconds(base: int) -> str:
+    """A wait of `base` seconds on this lab, as a workload argument."""
+    return str(int(base * TIME_FACTOR))
+
+
 EXPECTED_TYPE = {"lab-notes.txt": "text", "lab-paper.pdf": "document",
                  "lab-picture.png": "image", "lab-blob.bin": "binary"}
 
 
 def get_host(group: str):
-    return testinfra.get_hosts([f"ansible://{group}"], ansible_inventory=INVENTORY)[0]
+    return testinfra.get_hosts([f"ansible://{group}"], ansible_inventory=INVENTORY, sudo=SUDO)[0]
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +72,7 @@ def settings(server):
 
 
 def workload(tester, *args, timeout: int = 300) -> dict:
+    timeout = int(timeout * TIME_FACTOR)
     cmd = " ".join(shlex.quote(str(a)) for a in (REMOTE_WORKLOAD, *args))
     out = tester.run(f"timeout {timeout} {cmd}")
     assert out.rc == 0, f"{cmd}: rc={out.rc}\n{out.stdout}\n{out.stderr}"

@@ -7,7 +7,7 @@ mount, Neo4j and DisGraFS everything is still there."""
 import time
 
 
-from conftest import EXPECTED_TYPE, tags_in_graph, workload
+from conftest import EXPECTED_TYPE, seconds, tags_in_graph, workload
 
 # No parametrized `host` fixture here: pytest would reorder the tests around
 # it, and these must run in file order. `server` is the lab server.
@@ -26,7 +26,7 @@ def test_upload_from_the_test_host(files):
 
 def test_every_file_gets_tagged(tester, settings, files):
     ids = [r["id"] for r in files.records.values()]
-    tagged = workload(tester, "wait", settings["url"], *ids, "--timeout", "180")
+    tagged = workload(tester, "wait", settings["url"], *ids, "--timeout", seconds(180))
     for name, rec in files.records.items():
         got = tagged[rec["id"]]
         assert got["tag_status"] == "done", (name, got)
@@ -98,7 +98,7 @@ def test_everything_survives_restarting_the_stack(server, tester, settings, bolt
     # Requires= it, is restarted with it), Neo4j, and DisGraFS itself.
     for unit in ("redis-server", "juicefs-disgrafs", "neo4j", "disgrafs"):
         server.check_output(f"systemctl restart {unit}.service")
-    workload(tester, "health", settings["url"], "--timeout", "180")
+    workload(tester, "health", settings["url"], "--timeout", seconds(180))
     kept = files.kept()
     got = workload(tester, "download", settings["url"], *[r["id"] for r in kept.values()])
     for name, rec in kept.items():

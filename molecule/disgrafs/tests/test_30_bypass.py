@@ -4,7 +4,7 @@ counters and trace_pipe show it) and the file workload still verifies."""
 
 import time
 
-from conftest import SAMPLES, labctl_status, sockhash_ports, workload
+from conftest import SAMPLES, labctl_status, seconds, sockhash_ports, workload
 
 # No parametrized `host` fixture here: pytest would reorder the tests around
 # it, and these must run in file order. `server` is the lab server.
@@ -51,7 +51,7 @@ def test_new_connections_are_redirected_and_the_workload_verifies(server, tester
         # new connections: the mount (-> Redis) and, with it, DisGraFS (-> Neo4j)
         server.check_output("systemctl restart juicefs-disgrafs.service")
         server.check_output("systemctl restart disgrafs.service")
-        workload(tester, "health", settings["url"], "--timeout", "180")
+        workload(tester, "health", settings["url"], "--timeout", seconds(180))
         # the workload again, through redirected connections
         workload(tester, "purge", settings["url"], settings["token"], "lab-notes-2.txt")
         tester.check_output(f"rm -rf /var/tmp/dgf-one && mkdir -p /var/tmp/dgf-one && "
@@ -59,7 +59,7 @@ def test_new_connections_are_redirected_and_the_workload_verifies(server, tester
         up = workload(tester, "upload", settings["url"], settings["token"], "/var/tmp/dgf-one")
         rec = up["lab-notes-2.txt"]
         assert rec["sha256"] == files.sha["lab-notes.txt"]
-        tagged = workload(tester, "wait", settings["url"], rec["id"], "--timeout", "120")
+        tagged = workload(tester, "wait", settings["url"], rec["id"], "--timeout", seconds(120))
         assert tagged[rec["id"]]["tag_status"] == "done"
         got = workload(tester, "download", settings["url"], rec["id"])
         assert got[rec["id"]]["sha256"] == files.sha["lab-notes.txt"]

@@ -3,7 +3,7 @@ cleanly (no juicefs process left) and changes nothing the second time; the
 stack then comes back with playbooks/stack.yml and the files are still there
 (the in-place equivalent of `make lab` after `make lab-down`)."""
 
-from conftest import STACK_UNITS, tags_in_graph, workload
+from conftest import STACK_UNITS, seconds, tags_in_graph, workload
 from playbook_run import recap_changed, run_playbook
 
 # No parametrized `host` fixture here: pytest would reorder the tests around
@@ -33,7 +33,7 @@ def test_teardown_removes_services_and_mounts_and_is_idempotent(server):
 
 def test_the_stack_comes_back_with_the_same_files(server, tester, settings, bolt, files):
     run_playbook("playbooks/stack.yml")
-    workload(tester, "health", settings["url"], "--timeout", "180")
+    workload(tester, "health", settings["url"], "--timeout", seconds(180))
     kept = files.kept()
     got = workload(tester, "download", settings["url"], *[r["id"] for r in kept.values()])
     for name, rec in kept.items():
