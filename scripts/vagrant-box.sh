@@ -82,8 +82,8 @@ done
 [ -n "$INSECURE_PUB" ] || die "Vagrant's insecure public key not found (Debian package vagrant ships it)"
 
 # Packages site.yml installs on Debian, read from the roles so they stay in sync
-# (one-line lists in roles/<role>/vars/Debian.yml; roles or keys that do not
-# exist are skipped). Packages outside Debian (npm modules, JuiceFS, Neo4j)
+# (one-line lists in roles/<role>/vars/{Debian,main}.yml; a role task that
+# installs a package by a literal name would be missed: keep names in vars). Packages outside Debian (npm modules, JuiceFS, Neo4j)
 # cannot be preloaded this way.
 preload_packages() {
     python3 - "$ROOT" "$KERNEL_SUITE" <<'EOF'
@@ -91,8 +91,8 @@ import glob, re, sys
 root = sys.argv[1]
 want = []
 # every one-line list named *_packages or *_packages_default in a role's
-# vars/Debian.yml: the foundation, the stack and the eBPF suite
-for path in sorted(glob.glob(f"{root}/roles/*/vars/Debian.yml")):
+# vars/Debian.yml or vars/main.yml: the foundation, the stack and the suite
+for path in sorted(glob.glob(f"{root}/roles/*/vars/Debian.yml") + glob.glob(f"{root}/roles/*/vars/main.yml")):
     for m in re.finditer(r"^\w+_packages(?:_default)?:\s*\[([^\]]*)\]", open(path).read(), re.M):
         want += [p.strip().strip("'\"") for p in m.group(1).split(",") if p.strip()]
 if "clang" not in want:
