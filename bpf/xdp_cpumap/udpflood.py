@@ -16,6 +16,7 @@ recv: counts datagrams on PORT until --expect arrived or nothing came for
 
 import argparse
 import json
+import resource
 import socket
 import sys
 import time
@@ -23,7 +24,20 @@ import time
 SO_RCVBUFFORCE = 33
 
 
+def _open_files_for(flows: int) -> None:
+    """One socket per flow: raise the soft open-files limit (often 1024 in a
+    login session) to what the flood needs, or say what to do."""
+    need = flows + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            sys.exit(f"--flows {flows} needs {need} open files but the hard limit is {hard}: "
+                     f"raise it (ulimit -Hn) or send fewer flows")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
 def send(args) -> dict:
+    _open_files_for(args.flows)
     socks = []
     try:
         for i in range(args.flows):
