@@ -3,10 +3,12 @@ where it should (HTTP checked from the test host), and keeps its secrets to
 itself."""
 
 import json
+import re
+import shlex
 
 import pytest
 
-from conftest import STACK_UNITS
+from conftest import STACK_UNITS, TIME_FACTOR
 
 testinfra_hosts = ["ansible://lab_server"]
 
@@ -73,6 +75,28 @@ def test_secrets_stay_off_command_lines_and_out_of_reach(host, settings):
     for path, mode in (("/etc/juicefs/disgrafs.env", 0o600), ("/etc/disgrafs/token", 0o640),
                        ("/etc/disgrafs/neo4j_password", 0o640), ("/etc/neo4j/neo4j.conf", 0o640)):
         assert host.file(path).mode == mode, path
+
+
+def test_neo4j_start_check_fails_at_once_when_the_jvm_dies(host):
+    """neo4j.service is "started" only when Bolt answers. systemd keeps waiting
+    for that check even after the main process died (a JVM crash), so the
+    check itself must notice, or a crash costs the whole start timeout. The
+    unit's own check runs here in a transient unit whose main process dies
+    and whose port never opens."""
+    lines = [line for line in host.check_output("systemctl cat neo4j.service").splitlines()
+             if line.startswith("ExecStartPost=") and "/dev/tcp/" in line]
+    assert lines, "neo4j.service has no Bolt start check"
+    check = re.sub(r"/dev/tcp/([^/]+)/\d+\)", r"/dev/tcp/127.0.0.1/9)", lines[-1])  # discard: closed
+    unit = "dgf-neo4j-startcheck-test"
+    log = f"/run/{unit}.log"
+    try:
+        out = host.run(f"timeout {int(120 * TIME_FACTOR)} systemd-run --quiet --wait --unit={unit} "
+                       f"-p Type=simple -p StandardError=file:{log} -p {shlex.quote(check)} "
+                       "/bin/sh -c 'sleep 1; kill -ABRT $$$$'")  # systemd makes $$$$ $$
+        assert out.rc not in (0, 124), f"rc={out.rc}: {out.stdout}{out.stderr}"
+        assert "exited before Bolt listened" in host.file(log).content_string
+    finally:
+        host.run(f"systemctl stop {unit}; systemctl reset-failed {unit}; rm -f {log}")
 
 
 def test_neo4j_browser_is_served(tester, settings):
