@@ -10,6 +10,9 @@ import os
 SERVER_IP = os.environ.get("LAB_SERVER_IP", "10.231.81.10")
 TEST_IP = os.environ.get("LAB_TEST_IP", "10.231.81.20")
 PIN_ROOT = "/sys/fs/bpf/disgrafs-lab"
+# > 1 under software emulation (scripts/test-vagrant.sh): the emulated NIC
+# drains its ring that many times slower, so floods are paced accordingly.
+TIME_FACTOR = float(os.environ.get("LAB_TIME_FACTOR", "1"))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
