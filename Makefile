@@ -8,15 +8,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # molecule and ansible must come from the venv, never Debian's /usr/bin/ansible*.
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv image dockerd lab lab-down test test-unit test-molecule bench clean
+.PHONY: help deps-lab deps-test venv image dockerd lab lab-down test test-unit test-molecule bench clean
 
-help:
-	@echo "make lab        bring up lab-server + lab-test containers and provision them with site.yml"
-	@echo "make lab-down   remove the lab containers and network"
-	@echo "make test       pytest + molecule scenarios (leaves nothing behind)"
-	@echo "make bench      benchmarks (bench/results/*.json)"
-	@echo "make box        build the offline Debian 12 Vagrant box (make box-preload: with packages)"
-	@echo "make test-vagrant  the real VM lab test (LAB_TCG=1 where KVM cannot run guests; ~30 min)"
+# Every target a user runs carries a `## what it does` comment: `make help` lists them.
+help: ## this list
+	@awk -F':.*## ' '/^[a-zA-Z0-9%_-]+:.*## / {printf "  make %-22s %s\n", $$1, $$2}' \
+	    $(MAKEFILE_LIST) | sort
 
 # The tool environment: pinned ansible-core + collections, molecule, pytest.
 $(VENV)/.done: requirements.txt pyproject.toml
@@ -25,38 +22,45 @@ $(VENV)/.done: requirements.txt pyproject.toml
 	@$(PY) -m pip install -q -r requirements.txt
 	@$(PY) -m pip install -q -e '.[server]'
 	@touch $@
-venv: $(VENV)/.done
+venv: $(VENV)/.done ## the tool venv (.venv): pinned ansible, molecule, pytest
 
-dockerd:
+# The one installer of this machine's packages (also .ci/run's): says what it
+# installs, installs only what is missing, refuses unsupported systems.
+deps-lab: ## install what `make lab` needs (Debian 12 / Ubuntu, as root)
+	@scripts/install-deps.sh lab
+deps-test: ## install what `make test` needs
+	@scripts/install-deps.sh test
+
+dockerd: ## start the Docker engine if it is not running
 	@scripts/ensure-dockerd.sh
 
-image: dockerd
+image: dockerd ## build the lab image (debootstrap + docker import) if absent
 	@scripts/lab-image.sh
 
-lab: venv image
+lab: deps-lab venv image ## bring up lab-server + lab-test and run site.yml (~4 min)
 	@scripts/lab.sh up
 
-lab-down:
+lab-down: ## remove the lab containers and network
 	@scripts/lab.sh down
 
-test: venv image
+test: deps-test venv image bpf ## make bpf, pytest, every molecule scenario (~30 min)
 	@scripts/run-tests.sh
 
-test-unit: venv
+test-unit: venv ## pytest only (unit, kernel, DisGraFS, layout)
 	@$(PY) -m pytest -q tests
 
-test-molecule: venv image
-	@cd $(CURDIR) && molecule test -s default
+test-molecule: venv image ## every molecule scenario, without pytest
+	@TEST_PARTS=molecule scripts/run-tests.sh
 
 # Benchmarks are measured, not asserted: ratios go to bench/results/.
-bench: venv
+bench: venv ## every benchmark; results in bench/results/
 	@$(PY) -m pip install -q -e '.[server,bench]'
 	@echo "==> [bench] sockredir bypass vs plain TCP"
 	@$(PY) bench/bypass.py
 	@$(MAKE) --no-print-directory bench-disgrafs
 	@$(MAKE) --no-print-directory bench-suite
 
-clean: lab-down
+clean: lab-down ## lab-down and remove the venv
 	rm -rf $(VENV)
 
 -include mk/*.mk

@@ -32,9 +32,8 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "bpf"))
 
-from labctl.netlab import NetLab  # noqa: E402
+from labrigs.netlab import NetLab
 
 PORT = 9200
 ARMS = ("socket", "afxdp")
@@ -57,7 +56,7 @@ class Arms:
         proc = subprocess.run(self.lab.server_argv(sys.executable, "-m", "labctl", *args, "--json",
                                                    *self.common),
                               capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONPATH": os.path.join(REPO, "bpf")})
+                              env={**os.environ, "PYTHONPATH": REPO})
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr)
         return json.loads(proc.stdout)

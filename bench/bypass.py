@@ -31,10 +31,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bpf"))
 
-from labctl import sockredir  # noqa: E402
-from labctl.sandbox import Sandbox  # noqa: E402
+from labctl.programs import sockredir
+from labrigs.sandbox import Sandbox
 
 REDIS_PORT, PINGPONG_PORT, STREAM_PORT = 6379, 7687, 8333
 REDIS_SIZES = (64, 1024, 16384)

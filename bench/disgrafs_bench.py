@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from disgrafs.config import parse_size
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from disgrafs.config import parse_size  # noqa: E402
 
 TOKEN = "bench-token"
 MiB = 1024 * 1024

@@ -34,10 +34,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bpf"))
 
-from labctl import bpfsys, redis_latency, suite  # noqa: E402
-from labctl.netlab import NetLab  # noqa: E402
+from labctl import bpfsys, build, pins
+from labctl.programs import redis_latency
+from labrigs.netlab import NetLab
 
 PORT = 6399
 ARMS = ("baseline", "hook-only", "monitor")
@@ -64,9 +64,9 @@ def pin(cpu: int | None) -> list[str]:
 
 class HookOnly:
     def __init__(self, pin_root: str, build_dir: str):
-        self.pins = suite.Pins(pin_root, "noop")
-        obj, _ = suite.build_bpf("noop", build_dir, source=os.path.join(HERE, "noop_sys_exit.bpf.c"))
-        suite.loadall(obj, self.pins)
+        self.pins = pins.Pins(pin_root, "noop")
+        obj, _ = build.kernel_side("noop", build_dir, source=os.path.join(HERE, "noop_sys_exit.bpf.c"))
+        pins.loadall(obj, self.pins)
 
     def attach(self):
         os.makedirs(self.pins.links, exist_ok=True)

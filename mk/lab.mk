@@ -14,6 +14,12 @@ lab-shell-test:
 image-rebuild: dockerd
 	@LAB_IMAGE_REBUILD=1 scripts/lab-image.sh
 
+# One molecule scenario: make molecule-bypass, molecule-stack, molecule-suite
+# (molecule/NAME/molecule.yml over the shared .config/molecule/config.yml).
+molecule-%: venv image
+	@test -f molecule/$*/molecule.yml || { echo "no scenario molecule/$*" >&2; exit 2; }
+	@molecule test -s $* --destroy=always
+
 # Remove what an interrupted `molecule test` left behind.
 molecule-destroy: venv
 	@for f in molecule/*/molecule.yml; do s=$$(basename $$(dirname $$f)); molecule destroy -s $$s; done

@@ -56,12 +56,12 @@ fi
 
 # ---- molecule -----------------------------------------------------------------
 if [[ " $PARTS " == *" molecule "* ]]; then
+    # Every scenario (molecule/NAME/molecule.yml over the shared base config
+    # .config/molecule/config.yml), one after the other, by name: bypass (the
+    # foundation), stack (the whole site.yml), suite (the eBPF suite).
     scenarios=()
-    [ -f molecule/default/molecule.yml ] && scenarios+=(default)
     for f in molecule/*/molecule.yml; do
-        [ -f "$f" ] || continue
-        s="$(basename "$(dirname "$f")")"
-        [ "$s" = default ] || scenarios+=("$s")
+        [ -f "$f" ] && scenarios+=("$(basename "$(dirname "$f")")")
     done
     if [ "${#scenarios[@]}" -gt 0 ]; then
         # The scenarios need the engine and the local image (never pulled).

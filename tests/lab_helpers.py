@@ -7,12 +7,11 @@ import os
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "bpf"))  # labctl without installing
 
-from labctl import system  # noqa: E402
-from labctl.sandbox import Sandbox  # noqa: E402
+from labctl import system
+from labrigs.sandbox import Sandbox
 
-PROBE = os.path.join(REPO, "bpf", "sockredir", "tcp_probe.py")
+PROBE = os.path.join(REPO, "labrigs", "tcp_probe.py")
 
 
 def kernel_ready() -> str | None:

@@ -12,12 +12,12 @@ import uuid
 
 import pytest
 
-from labctl.netlab import NetLab
+from labrigs.netlab import NetLab
 
 from lab_helpers import REPO, kernel_ready
 
 pytestmark = pytest.mark.kernel
-FLOOD = f"{REPO}/bpf/xdp_cpumap/udpflood.py"
+FLOOD = f"{REPO}/labrigs/udpflood.py"
 PORT, OTHER_PORT = 9200, 9201
 
 

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from labctl import http_filter
-from labctl.netlab import NetLab
+from labctl.programs import http_filter
+from labrigs.netlab import NetLab
 
 from lab_helpers import REPO, kernel_ready
 

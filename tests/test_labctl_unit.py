@@ -1,14 +1,14 @@
 """labctl logic that needs no kernel: settings, bpftool JSON decoding, CLI errors."""
 
 import json
-import re
 import subprocess
 import sys
 
 import pytest
 
 from lab_helpers import REPO
-from labctl import bpftool, sockredir
+from labctl import bpftool, maps, programs
+from labctl.programs import sockredir
 from labctl.errors import LabError
 
 
@@ -54,17 +54,60 @@ def test_bpftool_entries_with_and_without_btf():
     assert bpftool.hex_bytes(b"\x01\xff") == ["hex", "01", "ff"]
 
 
-def test_stat_names_match_the_c_enum():
-    """labctl's counter names must follow enum stat_index in the BPF source."""
-    source = open(f"{REPO}/bpf/sockredir/sockredir.bpf.c", encoding="utf-8").read()
-    enum = source[source.index("enum stat_index {"):source.index("STAT_MAX")]
-    names = [re.match(r"\s*STAT_(\w+)", line).group(1).lower()
-             for line in enum.splitlines()[1:] if line.strip().startswith("STAT_")]
-    assert tuple(names) == sockredir.STAT_NAMES
+def test_stat_names_come_from_the_c_header():
+    """labctl reads its counter names from enum stat_index in each program's
+    header (bpf/NAME/NAME.h): no hand-kept copy."""
+    assert maps.stat_names("sockredir") == ("sockets_added", "sockets_add_failed", "redirect_ok",
+                                            "redirect_failed", "redirect_bytes")
+    assert maps.stat_names("redis_latency") == ("requests", "replies", "not_request", "continuation",
+                                                "name_too_long", "fd_too_big", "table_full", "read_fault")
+    assert maps.stat_names("afxdp") == ("seen", "redirected", "no_socket", "passed")
+    assert maps.stat_names("xdp_cpumap") == ("seen", "balanced", "not_matched", "redirect_failed")
+    assert maps.stat_names("http_filter") == ("get", "post", "put", "delete", "head", "options",
+                                              "patch", "request_bytes")
+
+
+def test_stat_names_parse_a_header(tmp_path, monkeypatch):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "demo.h").write_text(
+        "/* counters */\nenum stat_index {\n\tSTAT_ONE = 0, /* first */\n\tSTAT_TWO_WORDS,\n"
+        "\tSTAT_MAX,\n};\n")
+    monkeypatch.setenv("LABCTL_BPF_DIR", str(tmp_path))
+    maps.stat_names.cache_clear()
+    try:
+        assert maps.stat_names("demo") == ("one", "two_words")
+    finally:
+        maps.stat_names.cache_clear()
+
+
+def test_every_program_implements_the_interface():
+    """The CLI finds programs only through the registry; none imports the CLI."""
+    found = programs.all_programs()
+    assert list(found) == list(programs.ORDER)
+    for name, module in found.items():
+        assert module.NAME == name
+        source = open(module.__file__, encoding="utf-8").read()
+        assert "labctl.cli" not in source and "from ..cli" not in source, name
+    assert "if program ==" not in open(f"{REPO}/labctl/cli.py", encoding="utf-8").read()
+
+
+def test_metrics_escape_label_values():
+    """prometheus_client escapes what a hand-written exposition missed."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily
+
+    class One:
+        def collect(self):
+            family = CounterMetricFamily("demo_total", "demo", labels=["command"])
+            family.add_metric(['a"b\\c\nd'], 1)
+            yield family
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(One())
+    assert 'command="a\\"b\\\\c\\nd"' in generate_latest(registry).decode()
 
 
 def labctl(*args):
-    return subprocess.run([sys.executable, "-m", "labctl", *args], cwd=f"{REPO}/bpf",
+    return subprocess.run([sys.executable, "-m", "labctl", *args], cwd=REPO,
                           capture_output=True, text=True, check=False)
 
 

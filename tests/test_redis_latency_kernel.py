@@ -11,8 +11,9 @@ import uuid
 
 import pytest
 
-from labctl import bpftool, redis_latency
-from labctl.netlab import NetLab
+from labctl import bpftool
+from labctl.programs import redis_latency
+from labrigs.netlab import NetLab
 
 from lab_helpers import REPO, kernel_ready
 
@@ -21,7 +22,7 @@ PORT = 6391
 
 
 def _labctl(*args):
-    return subprocess.run([sys.executable, "-m", "labctl", *args], cwd=f"{REPO}/bpf",
+    return subprocess.run([sys.executable, "-m", "labctl", *args], cwd=REPO,
                           capture_output=True, text=True, check=False, timeout=120)
 
 

@@ -2,6 +2,7 @@
 connection inside a test network namespace, and check with the kernel's own
 TCP counters that the bytes bypassed the TCP/IP stack."""
 
+import glob
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import time
 
 import pytest
 
-from labctl import bpftool, sockredir, system
+from labctl import bpftool, system
+from labctl.programs import sockredir
 from labctl.errors import LabError
 
 from lab_helpers import PROBE, run_probe
@@ -202,11 +204,11 @@ def test_failed_attach_rolls_back(sandbox, monkeypatch):
 
 def test_broken_source_leaves_no_object(sandbox, tmp_path, monkeypatch):
     src = tmp_path / "src"
-    src.mkdir()
-    (src / "sockredir.bpf.c").write_text("this is not C\n")
-    monkeypatch.setattr(sockredir, "SOURCE_DIR", str(src))
+    (src / "sockredir").mkdir(parents=True)
+    (src / "sockredir" / "sockredir.bpf.c").write_text("this is not C\n")
+    monkeypatch.setenv("LABCTL_BPF_DIR", str(src))
     settings = sandbox.settings()
     with pytest.raises(LabError, match="compiling"):
         sockredir.build(settings)
     assert not os.path.exists(sockredir.object_path(settings))
-    assert not os.path.exists(sockredir.object_path(settings) + ".tmp")
+    assert not glob.glob(sockredir.object_path(settings) + "*.tmp")

@@ -12,14 +12,14 @@ import uuid
 
 import pytest
 
-from labctl import xdp_cpumap
+from labctl.programs import xdp_cpumap
 from labctl.errors import LabError
-from labctl.netlab import NetLab
+from labrigs.netlab import NetLab
 
 from lab_helpers import REPO, kernel_ready
 
 pytestmark = pytest.mark.kernel
-FLOOD = f"{REPO}/bpf/xdp_cpumap/udpflood.py"
+FLOOD = f"{REPO}/labrigs/udpflood.py"
 PORT, OTHER_PORT = 9100, 9101
 FLOWS, PER_FLOW = 2048, 10
 # Stated tolerance: |arrived share - weight share| <= 5 percentage points for

@@ -18,12 +18,11 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "lab_packet.h"
+#include "lab_stats.h"
+#include "afxdp.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#define ETH_P_IP 0x0800
-#define IPPROTO_UDP 17
-#define MAX_QUEUES 64
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -39,59 +38,29 @@ struct {
 	__type(value, __u32);
 } xsks_map SEC(".maps");
 
-enum stat_index {
-	STAT_SEEN = 0,		/* packets the program ran for */
-	STAT_REDIRECTED,	/* handed to an AF_XDP socket */
-	STAT_NO_SOCKET,		/* for the service, but no socket on the queue */
-	STAT_PASSED,		/* not for the service: to the kernel stack */
-	STAT_MAX,
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} afxdp_stats SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&afxdp_stats, &idx);
-
-	if (v)
-		*v += 1;
-}
+LAB_PERCPU_COUNTERS(afxdp_stats, STAT_MAX);
 
 SEC("xdp")
 int afxdp_redirect(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip;
 	struct udphdr *udp;
 	__u32 zero = 0, *port, queue = ctx->rx_queue_index;
 	long ret;
 
-	stat_inc(STAT_SEEN);
+	lab_stat_inc(&afxdp_stats, STAT_SEEN);
 	port = bpf_map_lookup_elem(&afxdp_cfg, &zero);
 	if (!port || !*port)
 		goto pass;
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		goto pass;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
-		goto pass;
-	udp = (void *)ip + ip->ihl * 4;
-	if ((void *)(udp + 1) > data_end || udp->dest != bpf_htons(*port))
+	udp = lab_xdp_ipv4_udp(ctx, NULL);
+	if (!udp || udp->dest != bpf_htons(*port))
 		goto pass;
 	ret = bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 	if (ret == XDP_REDIRECT)
-		stat_inc(STAT_REDIRECTED);
+		lab_stat_inc(&afxdp_stats, STAT_REDIRECTED);
 	else
-		stat_inc(STAT_NO_SOCKET);
+		lab_stat_inc(&afxdp_stats, STAT_NO_SOCKET);
 	return ret;
 pass:
-	stat_inc(STAT_PASSED);
+	lab_stat_inc(&afxdp_stats, STAT_PASSED);
 	return XDP_PASS;
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <xdp/xsk.h>
+#include "afxdp.h"
 
 #define NUM_FRAMES 8192
 #define RING_SIZE 4096
@@ -114,6 +115,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	queue = atoi(argv[2]);
+	if (queue < 0 || queue >= MAX_QUEUES) {
+		fprintf(stderr, "afxdp_rx: queue %d: the XSKMAP holds queues 0-%d\n",
+			queue, MAX_QUEUES - 1);
+		return 1;
+	}
 	for (int i = 5; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--port"))
 			port = atoi(argv[i + 1]);

@@ -20,6 +20,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "lab_stats.h"
+#include "http_filter.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -30,11 +32,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_TCP 6
 #define PACKET_OUTGOING 4
 
-enum method {
-	M_GET = 0, M_POST, M_PUT, M_DELETE, M_HEAD, M_OPTIONS, M_PATCH,
-	M_MAX,
-};
-
 /* http_cfg[0]: the TCP port requests go to (host byte order). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -43,43 +40,30 @@ struct {
 	__type(value, __u32);
 } http_cfg SEC(".maps");
 
-/* requests per method (enum method), and at M_MAX: request bytes */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, M_MAX + 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} http_requests SEC(".maps");
+/* requests per method, then request bytes (enum stat_index) */
+LAB_PERCPU_COUNTERS(http_requests, STAT_MAX);
 
 static __always_inline int match_method(const char *p)
 {
 	/* p holds the first 8 payload bytes */
 	if (p[0] == 'G' && p[1] == 'E' && p[2] == 'T' && p[3] == ' ')
-		return M_GET;
+		return STAT_GET;
 	if (p[0] == 'P' && p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ')
-		return M_POST;
+		return STAT_POST;
 	if (p[0] == 'P' && p[1] == 'U' && p[2] == 'T' && p[3] == ' ')
-		return M_PUT;
+		return STAT_PUT;
 	if (p[0] == 'D' && p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' &&
 	    p[5] == 'E' && p[6] == ' ')
-		return M_DELETE;
+		return STAT_DELETE;
 	if (p[0] == 'H' && p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ')
-		return M_HEAD;
+		return STAT_HEAD;
 	if (p[0] == 'O' && p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' &&
 	    p[5] == 'N' && p[6] == 'S')
-		return M_OPTIONS;
+		return STAT_OPTIONS;
 	if (p[0] == 'P' && p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' &&
 	    p[5] == ' ')
-		return M_PATCH;
+		return STAT_PATCH;
 	return -1;
-}
-
-static __always_inline void count(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&http_requests, &idx);
-
-	if (v)
-		*v += n;
 }
 
 SEC("socket")
@@ -132,7 +116,7 @@ int http_filter(struct __sk_buff *skb)
 	m = match_method(start);
 	if (m < 0)
 		return 0;	/* body segments, TLS, anything else */
-	count(m, 1);
-	count(M_MAX, len - payload);
+	lab_stat_inc(&http_requests, m);
+	lab_stat_add(&http_requests, STAT_REQUEST_BYTES, len - payload);
 	return len;		/* keep the whole packet for the daemon */
 }

@@ -29,6 +29,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "lab_stats.h"
+#include "redis_latency.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -49,40 +51,15 @@ char LICENSE[] SEC("license") = "GPL";
 #endif
 
 #define MSG_PEEK 2
-#define NAME_LEN 16		/* longest command name kept (ZREMRANGEBYSCORE) */
 #define HDR_LEN 32		/* bytes of the request read from user memory */
 #define MAX_FDS 65536		/* descriptors tracked (array index) */
-#define BUCKETS 32		/* log2(ns) buckets: [2^i, 2^(i+1)) ns */
-
-struct cmd_key {
-	char name[NAME_LEN];	/* upper case, zero padded */
-};
-
-struct cmd_value {
-	__u64 count;
-	__u64 sum_ns;
-	__u64 buckets[BUCKETS];
-};
 
 struct pending {
 	__u64 start_ns;		/* 0: nothing pending on this fd */
 	struct cmd_key key;
 };
 
-/*
- * The monitored redis-server. BPF sees tgids of the initial pid namespace;
- * labctl in a container sees the container's. labctl writes the tgid it
- * sees (ns_tgid) and its pid namespace (dev, ino); host_tgid is then learnt
- * here on the target's first system call (bpf_get_ns_current_pid_tgid, the
- * slow path, only until then). On the host labctl writes host_tgid itself.
- */
-struct target {
-	__u32 host_tgid;	/* 0: not known yet */
-	__u32 ns_tgid;		/* 0: monitor nothing */
-	__u64 pidns_dev;
-	__u64 pidns_ino;
-};
-
+/* The monitored redis-server (struct target: redis_latency.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -106,34 +83,9 @@ struct {
 	__type(value, struct cmd_value);
 } rl_latency SEC(".maps");
 
-enum stat_index {
-	STAT_REQUESTS = 0,	/* requests recognised (read) */
-	STAT_REPLIES,		/* replies matched (histogram samples) */
-	STAT_NOT_REQUEST,	/* reads that were neither RESP nor inline */
-	STAT_CONTINUATION,	/* reads while a request was pending on the fd */
-	STAT_NAME_TOO_LONG,	/* command names longer than NAME_LEN */
-	STAT_FD_TOO_BIG,	/* descriptors >= MAX_FDS */
-	STAT_TABLE_FULL,	/* new command name but rl_latency full */
-	STAT_READ_FAULT,	/* the buffer could not be read */
-	STAT_MAX,
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} rl_stats SEC(".maps");
+LAB_PERCPU_COUNTERS(rl_stats, STAT_MAX);
 
 static const struct cmd_value zero_value;
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&rl_stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline char upper(char c)
 {
@@ -261,14 +213,14 @@ static __always_inline void on_read(__u32 fd, const char *buf, long ret)
 	if (!p)
 		return;
 	if (p->start_ns) {		/* rest of a request, or pipelined */
-		stat_inc(STAT_CONTINUATION);
+		lab_stat_inc(&rl_stats, STAT_CONTINUATION);
 		return;
 	}
 	if (bpf_probe_read_user(hdr, sizeof(hdr), buf)) {
 		/* near the end of a mapping: retry with the bytes read */
 		__builtin_memset(hdr, 0, sizeof(hdr));
 		if (ret > HDR_LEN || bpf_probe_read_user(hdr, ret & (HDR_LEN - 1), buf)) {
-			stat_inc(STAT_READ_FAULT);
+			lab_stat_inc(&rl_stats, STAT_READ_FAULT);
 			return;
 		}
 	}
@@ -276,17 +228,17 @@ static __always_inline void on_read(__u32 fd, const char *buf, long ret)
 	if (found == 0)
 		found = parse_inline(&key, hdr, ret);
 	if (found == 0) {
-		stat_inc(STAT_NOT_REQUEST);
+		lab_stat_inc(&rl_stats, STAT_NOT_REQUEST);
 		return;
 	}
 	if (found < 0) {
-		stat_inc(STAT_NAME_TOO_LONG);
+		lab_stat_inc(&rl_stats, STAT_NAME_TOO_LONG);
 		__builtin_memset(&key, 0, sizeof(key));
 		__builtin_memcpy(key.name, "(LONG)", 6);
 	}
 	p->key = key;
 	p->start_ns = bpf_ktime_get_ns();
-	stat_inc(STAT_REQUESTS);
+	lab_stat_inc(&rl_stats, STAT_REQUESTS);
 }
 
 static __always_inline void on_write(__u32 fd)
@@ -304,7 +256,7 @@ static __always_inline void on_write(__u32 fd)
 	if (!v) {
 		if (bpf_map_update_elem(&rl_latency, &p->key, &zero_value, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&rl_latency, &p->key)) {
-			stat_inc(STAT_TABLE_FULL);
+			lab_stat_inc(&rl_stats, STAT_TABLE_FULL);
 			return;
 		}
 		v = bpf_map_lookup_elem(&rl_latency, &p->key);
@@ -314,7 +266,7 @@ static __always_inline void on_write(__u32 fd)
 	v->count += 1;
 	v->sum_ns += delta;
 	v->buckets[log2_bucket(delta)] += 1;
-	stat_inc(STAT_REPLIES);
+	lab_stat_inc(&rl_stats, STAT_REPLIES);
 }
 
 /* The filter, first thing in both programs: is the caller the redis-server? */
@@ -362,12 +314,12 @@ int BPF_PROG(rl_sock_recv, struct sock *sk, int ret, int flags)
 	regs = syscall_regs();
 	nr = SYSCALL_NR(regs);
 	if (nr != NR_READ && nr != NR_RECVFROM) {
-		stat_inc(STAT_NOT_REQUEST);	/* readv/recvmsg: no single buffer */
+		lab_stat_inc(&rl_stats, STAT_NOT_REQUEST);	/* readv/recvmsg: no single buffer */
 		return 0;
 	}
 	fd = SYSCALL_ARG0(regs);
 	if (fd >= MAX_FDS) {
-		stat_inc(STAT_FD_TOO_BIG);
+		lab_stat_inc(&rl_stats, STAT_FD_TOO_BIG);
 		return 0;
 	}
 	on_read((__u32)fd, (const char *)SYSCALL_ARG1(regs), ret);

@@ -25,19 +25,13 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "lab_stats.h"
+#include "sockredir.h"
 
 #define AF_INET 2
 #define AF_INET6 10
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct sock_key {
-	__u32 family;
-	__u32 local_ip[4];	/* IPv4 in [0], the rest zero */
-	__u32 remote_ip[4];
-	__u32 local_port;	/* host byte order */
-	__u32 remote_port;	/* host byte order */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -54,21 +48,7 @@ struct {
 	__type(value, __u8);
 } allow_ports SEC(".maps");
 
-enum stat_index {
-	STAT_SOCKETS_ADDED = 0,	/* sockets put in sock_hash */
-	STAT_SOCKETS_ADD_FAILED,
-	STAT_REDIRECT_OK,	/* sendmsg() calls moved to the peer */
-	STAT_REDIRECT_FAILED,	/* peer not in sock_hash: went through TCP */
-	STAT_REDIRECT_BYTES,
-	STAT_MAX,
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
+LAB_PERCPU_COUNTERS(stats, STAT_MAX);
 
 /* sockredir_cfg[0] != 0: print a trace_pipe line per established connection. */
 struct {
@@ -77,14 +57,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } sockredir_cfg SEC(".maps");
-
-static __always_inline void stat_add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += n;	/* per-CPU slot: no atomics needed */
-}
 
 /* remote_port holds the 16-bit network-order port; depending on the kernel it
  * sits in the upper or the lower half of the u32. Return it in host order. */
@@ -167,7 +139,7 @@ int sockredir_ops(struct bpf_sock_ops *skops)
 	key.remote_port = rport;
 
 	err = bpf_sock_hash_update(skops, &sock_hash, &key, BPF_ANY);
-	stat_add(err ? STAT_SOCKETS_ADD_FAILED : STAT_SOCKETS_ADDED, 1);
+	lab_stat_inc(&stats, err ? STAT_SOCKETS_ADD_FAILED : STAT_SOCKETS_ADDED);
 
 	trace = bpf_map_lookup_elem(&sockredir_cfg, &zero);
 	if (trace && *trace)
@@ -204,10 +176,10 @@ int sockredir_msg(struct sk_msg_md *msg)
 
 	verdict = bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS);
 	if (verdict == SK_PASS) {
-		stat_add(STAT_REDIRECT_OK, 1);
-		stat_add(STAT_REDIRECT_BYTES, size);
+		lab_stat_inc(&stats, STAT_REDIRECT_OK);
+		lab_stat_add(&stats, STAT_REDIRECT_BYTES, size);
 	} else {
-		stat_add(STAT_REDIRECT_FAILED, 1);
+		lab_stat_inc(&stats, STAT_REDIRECT_FAILED);
 	}
 	/* Always SK_PASS: on a failed lookup the data takes the normal TCP path
 	 * instead of being dropped. */

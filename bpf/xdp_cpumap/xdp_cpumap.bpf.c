@@ -29,22 +29,11 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "lab_packet.h"
+#include "lab_stats.h"
+#include "xdp_cpumap.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#define MAX_CPUS 64
-#define SLOTS 1024
-#define ETH_P_IP 0x0800
-#define IPPROTO_UDP 17
-
-enum balance { BALANCE_FLOW = 0, BALANCE_PACKET = 1 };
-
-struct xcfg {
-	__u32 udp_port;		/* host order; 0: every IPv4 UDP packet */
-	__u32 balance;		/* enum balance */
-	__u32 nslots;		/* used entries of cpu_slots; 0: balance nothing */
-	__u32 pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -77,35 +66,12 @@ struct {
 } cpu_map SEC(".maps");
 
 /* redirected[cpu]: packets sent to that CPU (summed over the source CPUs) */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_CPUS);
-	__type(key, __u32);
-	__type(value, __u64);
-} redirected SEC(".maps");
+LAB_PERCPU_COUNTERS(redirected, MAX_CPUS);
 
 /* arrived[0], per CPU: packets the cpumap program ran for on that CPU */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} arrived SEC(".maps");
+LAB_PERCPU_COUNTERS(arrived, 1);
 
-enum stat_index {
-	STAT_SEEN = 0,		/* packets the program ran for */
-	STAT_BALANCED,		/* redirected to a CPU */
-	STAT_NOT_MATCHED,	/* not IPv4 UDP to the port: passed or chained */
-	STAT_REDIRECT_FAILED,	/* bpf_redirect_map failed: passed here */
-	STAT_MAX,
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} xstats SEC(".maps");
+LAB_PERCPU_COUNTERS(xstats, STAT_MAX);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -113,14 +79,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xdp_chain SEC(".maps");
-
-static __always_inline void stat_inc(void *map, __u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(map, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline __u32 mix(__u32 h)
 {
@@ -135,7 +93,7 @@ static __always_inline __u32 mix(__u32 h)
 
 static __always_inline int pass_on(struct xdp_md *ctx)
 {
-	stat_inc(&xstats, STAT_NOT_MATCHED);
+	lab_stat_inc(&xstats, STAT_NOT_MATCHED);
 	bpf_tail_call(ctx, &xdp_chain, 0);
 	return XDP_PASS;	/* no program chained */
 }
@@ -143,26 +101,18 @@ static __always_inline int pass_on(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_cpumap_balance(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	struct udphdr *udp;
 	struct xcfg *cfg;
 	__u32 zero = 0, key, slot, *cpu;
 	long ret;
 
-	stat_inc(&xstats, STAT_SEEN);
+	lab_stat_inc(&xstats, STAT_SEEN);
 	cfg = bpf_map_lookup_elem(&xcfg, &zero);
 	if (!cfg || cfg->nslots == 0 || cfg->nslots > SLOTS)
 		return pass_on(ctx);
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return pass_on(ctx);
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
-		return pass_on(ctx);
-	udp = (void *)ip + ip->ihl * 4;
-	if ((void *)(udp + 1) > data_end)
+	udp = lab_xdp_ipv4_udp(ctx, &ip);
+	if (!udp)
 		return pass_on(ctx);
 	if (cfg->udp_port && udp->dest != bpf_htons(cfg->udp_port))
 		return pass_on(ctx);
@@ -177,17 +127,17 @@ int xdp_cpumap_balance(struct xdp_md *ctx)
 		return pass_on(ctx);
 	ret = bpf_redirect_map(&cpu_map, *cpu, 0);
 	if (ret != XDP_REDIRECT) {
-		stat_inc(&xstats, STAT_REDIRECT_FAILED);
+		lab_stat_inc(&xstats, STAT_REDIRECT_FAILED);
 		return XDP_PASS;
 	}
-	stat_inc(&redirected, *cpu);
-	stat_inc(&xstats, STAT_BALANCED);
+	lab_stat_inc(&redirected, *cpu);
+	lab_stat_inc(&xstats, STAT_BALANCED);
 	return XDP_REDIRECT;
 }
 
 SEC("xdp/cpumap")
 int xdp_cpumap_arrive(struct xdp_md *ctx)
 {
-	stat_inc(&arrived, 0);
+	lab_stat_inc(&arrived, 0);
 	return XDP_PASS;
 }
