@@ -76,15 +76,17 @@ def _compile(cmd: list[str], tmp: str, target: str, what: str, hint: str) -> Non
     os.replace(tmp, target)
 
 
-def _includes(program: str) -> list[str]:
-    return ["-I", common_dir(), "-I", source_dir(program)]
+def _includes(directory: str) -> list[str]:
+    return ["-I", common_dir(), "-I", directory]
 
 
 def kernel_side(program: str, build_dir: str, force: bool = False,
-                source: str | None = None) -> tuple[str, bool]:
-    """Compile bpf/PROGRAM/PROGRAM.bpf.c (or `source`) as CO-RE; returns
-    (object, changed)."""
-    source = source or os.path.join(source_dir(program), f"{program}.bpf.c")
+                source: str | None = None, directory: str = "") -> tuple[str, bool]:
+    """Compile PROGRAM.bpf.c from `directory` (default bpf/PROGRAM/; a
+    student's workspace in course mode), or the file `source`, as CO-RE;
+    returns (object, changed)."""
+    directory = directory or source_dir(program)
+    source = source or os.path.join(directory, f"{program}.bpf.c")
     if not os.path.exists(source):
         raise LabError(f"BPF source {source} is missing: reinstall the lab's bpf/ directory "
                        "(the labctl role copies it to /opt/disgrafs-lab/bpf)")
@@ -97,15 +99,16 @@ def kernel_side(program: str, build_dir: str, force: bool = False,
     header_dir = os.path.dirname(vmlinux_h(build_dir))
     tmp = f"{obj}.{os.getpid()}.tmp"
     cmd = [clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{clang_arch()}",
-           "-I", header_dir, *_includes(program), "-c", source, "-o", tmp]
+           "-I", header_dir, *_includes(os.path.dirname(source)), "-c", source, "-o", tmp]
     _compile(cmd, tmp, obj, source, " (is libbpf-dev / libbpf-devel installed?)")
     return obj, True
 
 
 def user_side(program: str, name: str, build_dir: str, libs: list[str],
-              force: bool = False, hint: str = "") -> tuple[str, bool]:
-    """Compile the user-space helper bpf/PROGRAM/NAME.c into BUILD_DIR."""
-    source = os.path.join(source_dir(program), f"{name}.c")
+              force: bool = False, hint: str = "", directory: str = "") -> tuple[str, bool]:
+    """Compile the user-space helper NAME.c of bpf/PROGRAM/ (or `directory`)
+    into BUILD_DIR."""
+    source = os.path.join(directory or source_dir(program), f"{name}.c")
     binary = os.path.join(out_dir(build_dir), name)
     if not force and _up_to_date(binary, source):
         return binary, False
@@ -114,6 +117,6 @@ def user_side(program: str, name: str, build_dir: str, libs: list[str],
         raise LabError(f"no C compiler to build {name}: install gcc")
     os.makedirs(os.path.dirname(binary), exist_ok=True)
     tmp = f"{binary}.{os.getpid()}.tmp"
-    cmd = [cc, "-O2", "-Wall", *_includes(program), "-o", tmp, source] + [f"-l{lib}" for lib in libs]
+    cmd = [cc, "-O2", "-Wall", *_includes(os.path.dirname(source)), "-o", tmp, source] + [f"-l{lib}" for lib in libs]
     _compile(cmd, tmp, binary, source, hint)
     return binary, True

@@ -12,12 +12,14 @@ import json
 import logging
 import sys
 
-from . import exporter, programs, settings, system
+from . import course, exporter, programs, settings, system
 from .errors import LabError
 
 COMMON_OPTIONS = {
     "pin_root": {"help": f"bpffs directory (default {settings.DEFAULT_PIN_ROOT})"},
     "build_dir": {"help": f"where objects are built (default {settings.DEFAULT_BUILD_DIR})"},
+    "source_dir": {"help": "build the program from this directory (a student's workspace) "
+                           "instead of the lab's bpf/PROGRAM/"},
 }
 
 
@@ -163,9 +165,10 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(command, parents=parents, help=text)
         p.add_argument("program", choices=names)
         p.set_defaults(func=_change(command))
-    p = sub.add_parser("reset", parents=parents, help="zero a program's counters or histograms")
+    p = sub.add_parser("clear", parents=parents, help="zero a program's counters or histograms")
     p.add_argument("program", choices=programs.with_hook("reset"))
     p.set_defaults(func=_change("reset"))
+    course.register(sub, parents[:1])
     p = sub.add_parser("run", parents=parents,
                        help="run a program's daemon in the foreground (systemd units)")
     p.add_argument("program", choices=programs.with_hook("run"))

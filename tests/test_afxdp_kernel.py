@@ -32,7 +32,7 @@ class AfxdpBox:
         return subprocess.run(self.lab.server_argv(
             sys.executable, "-m", "labctl", *args, "--config", "", "--pin-root", self.pin_root,
             "--build-dir", self.build_dir, "--run-dir", self.run_dir, "--interface", self.lab.server_if),
-            capture_output=True, text=True, timeout=90, env={**os.environ, "PYTHONPATH": f"{REPO}/bpf"})
+            capture_output=True, text=True, timeout=90, env={**os.environ, "PYTHONPATH": REPO})
 
     def attach(self, program="afxdp", *extra):
         proc = self.labctl("attach", program, "--json", *extra)

@@ -6,64 +6,25 @@ must appear in the log once each, with their exact method and URL."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
 from labctl.programs import http_filter
-from labrigs.netlab import NetLab
+from labrigs.httplab import HttpLab
 
-from lab_helpers import REPO, kernel_ready
+from lab_helpers import kernel_ready
 
 pytestmark = pytest.mark.kernel
 PORT, OTHER_PORT = 8080, 8081
 
-CLIENT = r"""
-import http.client, json, sys
-host, port, reqs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-conn = http.client.HTTPConnection(host, port, timeout=10)
-for method, url, body in reqs:
-    conn.request(method, url, body=body.encode() if body else None)
-    conn.getresponse().read()
-conn.close()
-"""
-
-SERVER = r"""
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"   # keep-alive: several requests per connection
-    def _ok(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
-        body = b"ok\n" * 2000          # a multi-segment response: must not be logged
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _ok
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
-"""
-
-
-class FilterBox:
+class FilterBox(HttpLab):
     def __init__(self, tmp, build_dir):
-        self.lab = NetLab("dlsuite-hf")
+        super().__init__("dlsuite-hf", ports=(PORT, OTHER_PORT))
         self.tmp = tmp
         self.build_dir = build_dir
         self.pin_root = f"/sys/fs/bpf/dlsuite-hf-{uuid.uuid4().hex[:8]}"
-        self.servers = []
-        for ip, port in ((self.lab.SERVER_IP, PORT), (self.lab.SERVER_IP, OTHER_PORT),
-                         ("127.0.0.1", PORT)):
-            self.servers.append(subprocess.Popen(self.lab.server_argv(
-                sys.executable, "-c", SERVER, ip, str(port))))
-        time.sleep(0.3)
 
     def settings(self, **kw):
         values = dict(interface=self.lab.server_if, port=PORT, pin_root=self.pin_root,
@@ -78,42 +39,21 @@ class FilterBox:
                 "--run-dir", settings.run_dir, "--log-file", settings.log_file]
 
     def labctl(self, *args, settings=None, popen=False):
-        argv = self.lab.server_argv(sys.executable, "-m", "labctl", *args,
-                                    *self.cli_args(settings or self.settings()))
-        env = {**os.environ, "PYTHONPATH": f"{REPO}/bpf"}
-        if popen:
-            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env)
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        return super().labctl(*args, *self.cli_args(settings or self.settings()), popen=popen)
 
     def attach(self, **kw):
         proc = self.labctl("attach", "http_filter", "--json", settings=self.settings(**kw))
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
-    def send(self, reqs, host=None, port=PORT, where="client"):
-        run = self.lab.client if where == "client" else self.lab.server
-        run(sys.executable, "-c", CLIENT, host or self.lab.SERVER_IP, str(port), json.dumps(reqs))
-
     def records(self, settings=None, wait_for=0):
-        path = (settings or self.settings()).log_file
-        deadline = time.monotonic() + 5
-        while True:
-            recs = []
-            if os.path.exists(path):
-                recs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
-            if len(recs) >= wait_for or time.monotonic() > deadline:
-                return recs
-            time.sleep(0.1)
+        return HttpLab.records((settings or self.settings()).log_file, wait_for)
 
     def close(self):
         try:
             self.labctl("detach", "http_filter")
         finally:
-            for s in self.servers:
-                s.kill()
-                s.wait()
-            self.lab.close()
+            super().close()
             shutil.rmtree(self.pin_root, ignore_errors=True)
 
 

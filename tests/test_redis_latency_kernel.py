@@ -13,7 +13,7 @@ import pytest
 
 from labctl import bpftool
 from labctl.programs import redis_latency
-from labrigs.netlab import NetLab
+from labrigs.redislab import RedisLab
 
 from lab_helpers import REPO, kernel_ready
 
@@ -26,50 +26,25 @@ def _labctl(*args):
                           capture_output=True, text=True, check=False, timeout=120)
 
 
-class RedisBox:
+class RedisBox(RedisLab):
     """redis-server on 127.0.0.1:PORT inside a private netns + a pin root."""
 
     def __init__(self, build_dir):
-        self.lab = NetLab("dlsuite-rl")
         self.pin_root = f"/sys/fs/bpf/dlsuite-rl-{uuid.uuid4().hex[:8]}"
         self.build_dir = build_dir
-        self.redis = None
-        self.start_redis()
-
-    def start_redis(self):
-        self.redis = subprocess.Popen(self.lab.server_argv(
-            "redis-server", "--port", str(PORT), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--logfile", ""), stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            if self.lab.server("redis-cli", "-p", str(PORT), "ping", check=False).stdout.strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    @property
-    def pid(self) -> int:
-        """nsenter execs redis-server: the child's pid is the server's."""
-        return self.redis.pid
-
-    def stop_redis(self):
-        if self.redis and self.redis.poll() is None:
-            self.redis.terminate()
-            self.redis.wait(timeout=10)
+        super().__init__("dlsuite-rl", PORT)
 
     def settings(self, **kw):
         values = dict(pid=self.pid, pin_root=self.pin_root, build_dir=self.build_dir)
         values.update(kw)
         return redis_latency.Settings(**values)
 
-    def bench(self, *args):
-        return self.lab.server("redis-benchmark", "-p", str(PORT), "-q", *args, timeout=120)
-
     def close(self):
         try:
             self.stop_redis()
             redis_latency.detach(self.settings())
         finally:
-            self.lab.close()
+            super().close()
             shutil.rmtree(self.pin_root, ignore_errors=True)
 
 
@@ -191,7 +166,7 @@ def test_redis_in_a_container_pid_namespace(box):
     program learns the host tgid from the pid namespace labctl gives it."""
     port = PORT + 2
     script = f"""
-cd {REPO}/bpf
+cd {REPO}
 redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --logfile '' >/dev/null &
 for i in $(seq 50); do redis-cli -p {port} ping >/dev/null 2>&1 && break; sleep 0.1; done
 {sys.executable} -m labctl attach redis_latency --port {port} --pin-root {box.pin_root} \\

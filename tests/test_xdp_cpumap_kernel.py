@@ -44,7 +44,7 @@ class XdpBox:
                                                    "--config", "", "--pin-root", self.pin_root,
                                                    "--build-dir", self.build_dir),
                               capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "PYTHONPATH": f"{REPO}/bpf"})
+                              env={**os.environ, "PYTHONPATH": REPO})
 
     def attach(self, *extra):
         proc = self.labctl("attach", "xdp_cpumap", "--json", "--interface", self.lab.server_if, *extra)

@@ -45,6 +45,7 @@ class Settings(lab_settings.ProgramSettings):
     mode: str = "native"              # XDP mode when attached to the interface
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/afxdp/ (course mode: the student's workspace)
     run_dir: str = lab_settings.RUN_DIR
 
 
@@ -58,14 +59,14 @@ def load_settings(config_file: str | None = None, **overrides) -> Settings:
 
 def build(settings: Settings, force: bool = False):
     """The XDP program (kernel side) and the libxdp receiver (user side)."""
-    obj, changed = builder.kernel_side(NAME, settings.build_dir, force)
+    obj, changed = builder.kernel_side(NAME, settings.build_dir, force, directory=settings.source_dir)
     _, changed_rx = receiver(settings, force)
     return obj, changed or changed_rx
 
 
 def receiver(settings: Settings, force: bool = False):
     return builder.user_side(NAME, RX, settings.build_dir, ["xdp", "bpf"], force,
-                             hint=" (install libxdp-dev and libbpf-dev, or libxdp-devel on openEuler)")
+                             directory=settings.source_dir, hint=" (install libxdp-dev and libbpf-dev, or libxdp-devel on openEuler)")
 
 
 def is_loaded(settings: Settings) -> bool:
@@ -205,7 +206,7 @@ def attach(settings: Settings) -> dict:
     changed = False
     try:
         if fresh:
-            obj, _ = builder.kernel_side(NAME, settings.build_dir)
+            obj, _ = builder.kernel_side(NAME, settings.build_dir, directory=settings.source_dir)
             pinning.loadall(obj, settings.pins)
             changed = True
         receiver(settings)
@@ -247,7 +248,7 @@ def run(settings: Settings) -> int:
     net.require_iface(settings.iface)
     # under systemd the unit starts here: load and attach first (idempotent)
     if not is_loaded(settings):
-        obj, _ = builder.kernel_side(NAME, settings.build_dir)
+        obj, _ = builder.kernel_side(NAME, settings.build_dir, directory=settings.source_dir)
         pinning.loadall(obj, settings.pins)
     if maps.array_u32_get(settings.pins.map("afxdp_cfg")) != settings.port:
         maps.array_u32_set(settings.pins.map("afxdp_cfg"), 0, settings.port)

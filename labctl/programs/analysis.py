@@ -46,6 +46,7 @@ class Settings(lab_settings.ProgramSettings):
     PROGRAM = NAME
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/analysis/ (course mode: the student's workspace)
 
 
 def load_settings(config_file: str | None = None, **overrides) -> Settings:

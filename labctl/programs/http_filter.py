@@ -52,6 +52,7 @@ class Settings(lab_settings.ProgramSettings):
     port: int = 8080                  # the DisGraFS HTTP port
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/http_filter/ (course mode: the student's workspace)
     run_dir: str = lab_settings.RUN_DIR
     log_file: str = os.path.join(lab_settings.LOG_DIR, "http_filter.log")
     max_log_bytes: int = 8 * 2**20    # then the log is rotated to .1
@@ -64,7 +65,7 @@ def load_settings(config_file: str | None = None, **overrides) -> Settings:
 
 
 def build(settings: Settings, force: bool = False):
-    return builder.kernel_side(NAME, settings.build_dir, force)
+    return builder.kernel_side(NAME, settings.build_dir, force, directory=settings.source_dir)
 
 
 def is_loaded(settings: Settings) -> bool:

@@ -43,6 +43,7 @@ class Settings(lab_settings.ProgramSettings):
     port: int = 0                     # pick the redis-server serving this port
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/redis_latency/ (course mode: the student's workspace)
 
 
 def load_settings(config_file: str | None = None, **overrides) -> Settings:
@@ -81,7 +82,7 @@ def find_target(settings: Settings) -> int:
 
 def build(settings: Settings, force: bool = False) -> tuple[str, bool]:
     system.require_btf()
-    return builder.kernel_side(NAME, settings.build_dir, force)
+    return builder.kernel_side(NAME, settings.build_dir, force, directory=settings.source_dir)
 
 
 def is_loaded(settings: Settings) -> bool:

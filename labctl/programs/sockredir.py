@@ -55,6 +55,7 @@ class Settings(lab_settings.ProgramSettings):
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     trace: bool = True
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/sockredir/ (course mode: the student's workspace)
     allow_root_cgroup: bool = False
 
     @property
@@ -93,7 +94,7 @@ def object_path(settings: Settings) -> str:
 
 def build(settings: Settings, force: bool = False) -> tuple[str, bool]:
     """Compile sockredir.bpf.c as CO-RE. Returns (object path, changed)."""
-    return builder.kernel_side(NAME, settings.build_dir, force)
+    return builder.kernel_side(NAME, settings.build_dir, force, directory=settings.source_dir)
 
 
 # ------------------------------------------------------------------ inspect

@@ -50,6 +50,7 @@ class Settings(lab_settings.ProgramSettings):
     qsize: int = 2048                 # CPUMAP queue per CPU (frames)
     pin_root: str = lab_settings.DEFAULT_PIN_ROOT
     build_dir: str = lab_settings.DEFAULT_BUILD_DIR
+    source_dir: str = ""               # "": bpf/xdp_cpumap/ (course mode: the student's workspace)
 
 
 def parse_weights(value) -> dict[int, int]:
@@ -113,7 +114,7 @@ def slot_table(weights: dict[int, int], slots: int = SLOTS) -> list[int]:
 # ------------------------------------------------------------------ inspect
 
 def build(settings: Settings, force: bool = False):
-    return builder.kernel_side(NAME, settings.build_dir, force)
+    return builder.kernel_side(NAME, settings.build_dir, force, directory=settings.source_dir)
 
 
 def is_loaded(settings: Settings) -> bool:
