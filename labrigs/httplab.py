@@ -58,13 +58,7 @@ class HttpLab(Rig):
             raise
 
     def labctl(self, *args, popen=False, timeout=60):
-        """labctl (this interpreter's) inside the server namespace."""
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__import__("labctl").__file__)))
-        argv = self.lab.server_argv(sys.executable, "-m", "labctl", *args)
-        env = {**os.environ, "PYTHONPATH": package_parent}
-        if popen:
-            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+        return self.lab.labctl(*args, popen=popen, timeout=timeout)
 
     def send(self, reqs, host=None, port=None, where="client"):
         """[[method, url, body], ...] over one keep-alive connection."""

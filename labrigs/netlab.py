@@ -14,9 +14,17 @@ of `ip netns exec`, which remounts /sys and hides bpffs.
 import json
 import os
 import subprocess
+import sys
 import uuid
 
 from labrigs.rig import Rig
+
+
+def _package_parent(name: str) -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__import__(name).__file__)))
+
+
+UDPFLOOD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udpflood.py")
 
 
 class NetLab(Rig):
@@ -74,6 +82,38 @@ class NetLab(Rig):
         out = subprocess.run(self._wrap(ns, ["nstat", "-asz", "-j"]), capture_output=True,
                              text=True, check=True).stdout
         return {k[len(proto):]: v for k, v in json.loads(out)["kernel"].items() if k.startswith(proto)}
+
+    def labctl(self, *args, popen=False, timeout=90):
+        """labctl (this interpreter's, this checkout's) inside the server namespace,
+        where XDP attaches and a socket filter's daemon holds its socket."""
+        argv = self.server_argv(sys.executable, "-m", "labctl", *args)
+        env = {**os.environ, "PYTHONPATH": _package_parent("labctl")}
+        if popen:
+            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+
+    def udp_send(self, port: int, flows: int, per_flow: int) -> int:
+        """A bounded UDP flood from the client to the server; packets sent."""
+        return json.loads(self.client(sys.executable, UDPFLOOD, "send", self.SERVER_IP, str(port),
+                                      "--flows", str(flows), "--per-flow", str(per_flow)).stdout)["sent"]
+
+    def udp_flood(self, port: int, flows: int, per_flow: int, seconds: float = 30):
+        """udp_send to a socket receiver on the server: (sent, received,
+        the server's Udp counter deltas)."""
+        rec = subprocess.Popen(self.server_argv(sys.executable, UDPFLOOD, "recv", str(port),
+                                                "--expect", str(flows * per_flow), "--seconds", str(seconds)),
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            if rec.stdout.readline().strip() != "ready":
+                raise RuntimeError("the UDP receiver did not start")
+            before = self.snmp(self.server_ns)
+            sent = self.udp_send(port, flows, per_flow)
+            received = json.loads(rec.communicate(timeout=seconds + 30)[0])["received"]
+        finally:
+            rec.kill()
+            rec.wait()
+        after = self.snmp(self.server_ns)
+        return sent, received, {k: after[k] - before[k] for k in after}
 
     def close(self) -> None:
         for ns in (self.server_ns, self.client_ns):

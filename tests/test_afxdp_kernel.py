@@ -5,8 +5,6 @@ packets the client sent to the service port, and nothing else."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 
@@ -14,10 +12,9 @@ import pytest
 
 from labrigs.netlab import NetLab
 
-from lab_helpers import REPO, kernel_ready
+from lab_helpers import kernel_ready
 
 pytestmark = pytest.mark.kernel
-FLOOD = f"{REPO}/labrigs/udpflood.py"
 PORT, OTHER_PORT = 9200, 9201
 
 
@@ -29,10 +26,8 @@ class AfxdpBox:
         self.run_dir = str(tmp / "run")
 
     def labctl(self, *args):
-        return subprocess.run(self.lab.server_argv(
-            sys.executable, "-m", "labctl", *args, "--config", "", "--pin-root", self.pin_root,
-            "--build-dir", self.build_dir, "--run-dir", self.run_dir, "--interface", self.lab.server_if),
-            capture_output=True, text=True, timeout=90, env={**os.environ, "PYTHONPATH": REPO})
+        return self.lab.labctl(*args, "--config", "", "--pin-root", self.pin_root, "--build-dir",
+                               self.build_dir, "--run-dir", self.run_dir, "--interface", self.lab.server_if)
 
     def attach(self, program="afxdp", *extra):
         proc = self.labctl("attach", program, "--json", *extra)
@@ -43,8 +38,7 @@ class AfxdpBox:
         return json.loads(self.labctl("status", "afxdp", "--json").stdout)["afxdp"]
 
     def send(self, port=PORT, flows=16, per_flow=100):
-        return json.loads(self.lab.client(sys.executable, FLOOD, "send", self.lab.SERVER_IP, str(port),
-                                          "--flows", str(flows), "--per-flow", str(per_flow)).stdout)["sent"]
+        return self.lab.udp_send(port, flows, per_flow)
 
     def received(self, expect, timeout=10):
         deadline = time.monotonic() + timeout
@@ -91,12 +85,8 @@ def test_receiver_gets_exactly_the_packets_sent(box, mode):
 
 def test_other_traffic_reaches_the_kernel_stack(box):
     box.attach("afxdp", "--port", str(PORT))
-    rec = subprocess.Popen(box.lab.server_argv(sys.executable, FLOOD, "recv", str(OTHER_PORT),
-                                               "--expect", "500", "--seconds", "20"),
-                           stdout=subprocess.PIPE, text=True)
-    assert rec.stdout.readline().strip() == "ready"
-    sent = box.send(port=OTHER_PORT, flows=5, per_flow=100)
-    assert json.loads(rec.communicate(timeout=30)[0])["received"] == sent == 500
+    sent, received, _ = box.lab.udp_flood(OTHER_PORT, flows=5, per_flow=100, seconds=20)
+    assert received == sent == 500
     assert box.status()["receiver"]["rx_packets"] == 0
 
 

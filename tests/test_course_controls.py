@@ -6,6 +6,8 @@ itself: its own cgroup, namespaces, veths and pin root):
 
 A lab whose negative control passes has a check that cannot fail."""
 
+import os
+
 import pytest
 
 from labctl import grading, labs
@@ -39,12 +41,14 @@ def _summary(result):
 def test_starter_scores_below_full_marks(number, tmp_path):
     result = _grade(number, tmp_path, solution=False)
     assert result["score"] < result["max"], _summary(result)
-    assert result["checks"][0]["passed"], "the starter must build:\n" + _summary(result)
+    assert any(c["passed"] for c in result["checks"]), "the starter must build and load:\n" + _summary(result)
     assert all(c["name"] != "cleanup" for c in result["checks"]), _summary(result)
 
 
 @pytest.mark.parametrize("number", LABS)
 def test_reference_solution_gets_full_marks(number, tmp_path):
+    if number == 4 and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("lab 4 spreads packets over 2 CPUs: this host has 1")
     result = _grade(number, tmp_path, solution=True)
     assert result["full_marks"] and result["score"] == result["max"], _summary(result)
 

@@ -16,10 +16,9 @@ from labctl.programs import xdp_cpumap
 from labctl.errors import LabError
 from labrigs.netlab import NetLab
 
-from lab_helpers import REPO, kernel_ready
+from lab_helpers import kernel_ready
 
 pytestmark = pytest.mark.kernel
-FLOOD = f"{REPO}/labrigs/udpflood.py"
 PORT, OTHER_PORT = 9100, 9101
 FLOWS, PER_FLOW = 2048, 10
 # Stated tolerance: |arrived share - weight share| <= 5 percentage points for
@@ -40,11 +39,8 @@ class XdpBox:
         return xdp_cpumap.load_settings("", **values)
 
     def labctl(self, *args):
-        return subprocess.run(self.lab.server_argv(sys.executable, "-m", "labctl", *args,
-                                                   "--config", "", "--pin-root", self.pin_root,
-                                                   "--build-dir", self.build_dir),
-                              capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "PYTHONPATH": REPO})
+        return self.lab.labctl(*args, "--config", "", "--pin-root", self.pin_root,
+                               "--build-dir", self.build_dir, timeout=60)
 
     def attach(self, *extra):
         proc = self.labctl("attach", "xdp_cpumap", "--json", "--interface", self.lab.server_if, *extra)
@@ -56,21 +52,7 @@ class XdpBox:
 
     def flood(self, port=PORT, flows=FLOWS, per_flow=PER_FLOW, seconds=30):
         """Bounded flood client -> server; returns (sent, received, udp deltas)."""
-        rec = subprocess.Popen(self.lab.server_argv(sys.executable, FLOOD, "recv", str(port),
-                                                    "--expect", str(flows * per_flow), "--seconds", str(seconds)),
-                               stdout=subprocess.PIPE, text=True)
-        try:
-            assert rec.stdout.readline().strip() == "ready"
-            before = self.lab.snmp(self.lab.server_ns)
-            sent = json.loads(self.lab.client(sys.executable, FLOOD, "send", self.lab.SERVER_IP,
-                                              str(port), "--flows", str(flows), "--per-flow",
-                                              str(per_flow)).stdout)["sent"]
-            received = json.loads(rec.communicate(timeout=60)[0])["received"]
-        finally:
-            rec.kill()
-            rec.wait()
-        after = self.lab.snmp(self.lab.server_ns)
-        return sent, received, {k: after[k] - before[k] for k in after}
+        return self.lab.udp_flood(port, flows, per_flow, seconds)
 
     def close(self):
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ORDER = ("lab_01_sockredir", "lab_03_http_filter", "lab_06_redis_latency")
+ORDER = ("lab_00_hello", "lab_01_sockredir", "lab_03_http_filter", "lab_04_xdp_cpumap", "lab_05_afxdp",
+         "lab_06_redis_latency")
 
 _loaded: dict[int, ModuleType] = {}
 
