@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 from labrigs.netlab import NetLab
+from labrigs.results import require_root, save
 
 PORT = 9200
 ARMS = ("socket", "afxdp")
@@ -154,16 +155,11 @@ def main() -> None:
     ap.add_argument("--mode", choices=("native", "generic"), default="native")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: run as root (it loads eBPF programs)")
+    require_root()
     if args.packets > 10_000_000:
         sys.exit("bench: at most 10 million packets per arm (floods stay bounded)")
     report = run(args)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "afxdp.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    write_markdown(report, os.path.join(args.out, "afxdp.md"))
-    print(open(os.path.join(args.out, "afxdp.md"), encoding="utf-8").read())
+    save(report, args.out, "afxdp", write_markdown)
 
 
 if __name__ == "__main__":

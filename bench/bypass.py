@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 from labctl.programs import sockredir
 from labrigs.sandbox import Sandbox
+from labrigs.results import require_root, save
 
 REDIS_PORT, PINGPONG_PORT, STREAM_PORT = 6379, 7687, 8333
 REDIS_SIZES = (64, 1024, 16384)
@@ -186,15 +187,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100000, help="redis-benchmark -n")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: run as root (it loads eBPF programs in a private sandbox)")
+    require_root("it loads eBPF programs in a private sandbox")
     report = run(args)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bypass.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    write_markdown(report, os.path.join(args.out, "bypass.md"))
+    save(report, args.out, "bypass", write_markdown)
     write_chart(report, os.path.join(args.out, "bypass.png"))
-    print(open(os.path.join(args.out, "bypass.md"), encoding="utf-8").read())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Writes bench/results/redis_latency.json and .md.
 import argparse
 import csv
 import io
-import json
 import os
 import platform
 import shutil
@@ -38,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 from labctl import bpfsys, build, pins
 from labctl.programs import redis_latency
 from labrigs.netlab import NetLab
+from labrigs.results import require_root, save
 
 PORT = 6399
 ARMS = ("baseline", "hook-only", "monitor")
@@ -187,14 +187,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100000, help="redis-benchmark -n (per test)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: run as root (it loads eBPF programs)")
+    require_root()
     report = run(args)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "redis_latency.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    write_markdown(report, os.path.join(args.out, "redis_latency.md"))
-    print(open(os.path.join(args.out, "redis_latency.md"), encoding="utf-8").read())
+    save(report, args.out, "redis_latency", write_markdown)
 
 
 if __name__ == "__main__":

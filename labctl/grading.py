@@ -9,8 +9,10 @@ The result is the stable JSON that class-wide reports read (docs/ta.md).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 import signal
 import time
 import traceback
@@ -84,6 +86,31 @@ class Env:
         """argv run inside `cgroup` (and the env's netns): the shell joins
         the cgroup, then execs (works with and without systemd)."""
         return self.in_netns(["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *argv])
+
+
+def release_rig(env: Env, detach: Callable, *dirs: str) -> None:
+    """A lab's cleanup: detach what it attached, then always close its rig
+    (env.extra["rig"]) and remove its directories (env.extra[key])."""
+    if not env.extra.get("rig"):
+        return
+    try:
+        detach()
+    finally:
+        env.extra.pop("rig").close()
+        for key in dirs:
+            shutil.rmtree(env.extra.get(key, ""), ignore_errors=True)
+
+
+def compiled(obj: str, what: str = "") -> str:
+    return f"compiled {os.path.basename(obj)}{what}"
+
+
+def attach_in(rig, program: str, *args: str, hint: str = "") -> dict:
+    """`labctl attach PROGRAM --json ARGS` inside a rig's server namespace."""
+    proc = rig.labctl("attach", program, "--json", *args)
+    if proc.returncode != 0:
+        raise Failed(f"labctl attach {program} failed: {proc.stderr.strip()[-400:]}", hint)
+    return json.loads(proc.stdout)
 
 
 class _Timeout(Exception):

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from ..grading import Check, Env, Failed, Lab
+from ..grading import Check, Env, Failed, Lab, compiled, release_rig
 from ..programs import sockredir
 
 PROGRAM = "sockredir"
@@ -36,7 +36,7 @@ STARTER = {
 
 
 def _settings(env: Env, **overrides) -> sockredir.Settings:
-    box = env.extra["box"]
+    box = env.extra["rig"]
     values = dict(cgroup=box.cgroup, pin_root=box.pin_root, build_dir=env.build_dir,
                   source_dir=env.workspace, ports=[PORT], trace=False)
     values.update(overrides)
@@ -45,7 +45,7 @@ def _settings(env: Env, **overrides) -> sockredir.Settings:
 
 def _probe(env: Env, port: int) -> tuple[int, dict]:
     """(Tcp OutSegs added, probe result) for BYTES over one connection in the box."""
-    box = env.extra["box"]
+    box = env.extra["rig"]
     probe = env.extra.get("tcp_probe") or os.path.join(os.path.dirname(_labrigs().__file__), "tcp_probe.py")
     before = box.out_segs()
     proc = subprocess.run(box.command(sys.executable, probe, "--port", str(port), "--bytes", BYTES),
@@ -63,27 +63,20 @@ def _labrigs():
 
 def prepare(env: Env) -> None:
     from labrigs.sandbox import Sandbox
-    env.extra["box"] = Sandbox("grade01", env.build_dir)
+    env.extra["rig"] = Sandbox("grade01", env.build_dir)
 
 
 def cleanup(env: Env) -> None:
-    box = env.extra.get("box")
-    if box:
-        try:
-            sockredir.detach(_settings(env))
-        finally:
-            box.close()
-            env.extra.pop("box")
+    release_rig(env, lambda: sockredir.detach(_settings(env)))
 
 
 def check_builds(env: Env) -> str:
-    obj, _ = sockredir.build(_settings(env), force=True)
-    return f"compiled {os.path.basename(obj)} (CO-RE)"
+    return compiled(sockredir.build(_settings(env), force=True)[0], " (CO-RE)")
 
 
 def check_attaches(env: Env) -> str:
     info = sockredir.attach(_settings(env))
-    box = env.extra["box"]
+    box = env.extra["rig"]
     if box.cgroup not in info["attached_cgroups"]:
         raise Failed(f"sockredir_ops is attached to {info['attached_cgroups'] or 'no cgroup'}",
                      "the sockops program must be attachable to a cgroup (SEC(\"sockops\"))")

@@ -8,13 +8,11 @@ server namespace (labrigs.httplab) and compare the log line by line.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 import uuid
 
-from ..grading import Check, Env, Failed, Lab
+from ..grading import Check, Env, Failed, Lab, attach_in, compiled, release_rig
 from ..programs import http_filter
 
 PROGRAM = "http_filter"
@@ -68,29 +66,17 @@ def prepare(env: Env) -> None:
 
 
 def cleanup(env: Env) -> None:
-    rig = env.extra.get("rig")
-    if rig:
-        try:
-            rig.labctl("detach", PROGRAM, *_cli_args(_settings(env)))
-        finally:
-            rig.close()
-            env.extra.pop("rig")
-            shutil.rmtree(env.extra["pin_root"], ignore_errors=True)
-            shutil.rmtree(env.extra["tmp"], ignore_errors=True)
+    release_rig(env, lambda: env.extra["rig"].labctl("detach", PROGRAM, *_cli_args(_settings(env))),
+                "pin_root", "tmp")
 
 
 def check_builds(env: Env) -> str:
-    obj, _ = http_filter.build(_settings(env), force=True)
-    return f"compiled {os.path.basename(obj)}"
+    return compiled(http_filter.build(_settings(env), force=True)[0])
 
 
 def check_attaches(env: Env) -> str:
-    rig, s = env.extra["rig"], _settings(env)
-    proc = rig.labctl("attach", PROGRAM, "--json", *_cli_args(s))
-    if proc.returncode != 0:
-        raise Failed(f"labctl attach http_filter failed: {proc.stderr.strip()[-400:]}",
-                     "the program must load as a socket filter (SEC(\"socket\"))")
-    info = json.loads(proc.stdout)
+    info = attach_in(env.extra["rig"], PROGRAM, *_cli_args(_settings(env)),
+                     hint="the program must load as a socket filter (SEC(\"socket\"))")
     if not info.get("attached"):
         raise Failed(f"the daemon does not hold the filter: {info}", "see the daemon's log")
     return f"socket filter on {info['interface']}, daemon pid {info['daemon_pid']}"

@@ -10,11 +10,9 @@ it from the client, and compare each CPU's share with its weight.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 
-from ..grading import Check, Env, Failed, Lab
+from ..grading import Check, Env, Failed, Lab, attach_in, compiled, release_rig
 from ..programs import xdp_cpumap
 
 PROGRAM = "xdp_cpumap"
@@ -56,31 +54,20 @@ def prepare(env: Env) -> None:
 
 
 def cleanup(env: Env) -> None:
-    rig = env.extra.get("rig")
-    if rig:
-        try:
-            rig.labctl("detach", PROGRAM, *_args(env))
-        finally:
-            rig.close()
-            env.extra.pop("rig")
-            shutil.rmtree(env.extra["pin_root"], ignore_errors=True)
+    release_rig(env, lambda: env.extra["rig"].labctl("detach", PROGRAM, *_args(env)), "pin_root")
 
 
 def check_builds(env: Env) -> str:
     settings = xdp_cpumap.Settings(build_dir=env.build_dir, source_dir=env.workspace)
-    obj, _ = xdp_cpumap.build(settings, force=True)
-    return f"compiled {os.path.basename(obj)} (CO-RE)"
+    return compiled(xdp_cpumap.build(settings, force=True)[0], " (CO-RE)")
 
 
 def check_attaches(env: Env) -> str:
     rig = env.extra["rig"]
     weights = ",".join(f"{c}:{w}" for c, w in WEIGHTS.items())
-    proc = rig.labctl("attach", PROGRAM, "--json", "--interface", rig.server_if, "--mode", "native",
-                      "--balance", "flow", "--udp-port", str(PORT), "--weights", weights, *_args(env))
-    if proc.returncode != 0:
-        raise Failed(f"labctl attach xdp_cpumap failed: {proc.stderr.strip()[-400:]}",
-                     "both programs must load: SEC(\"xdp\") and SEC(\"xdp/cpumap\")")
-    info = json.loads(proc.stdout)
+    info = attach_in(rig, PROGRAM, "--interface", rig.server_if, "--mode", "native", "--balance", "flow",
+                     "--udp-port", str(PORT), "--weights", weights, *_args(env),
+                     hint="both programs must load: SEC(\"xdp\") and SEC(\"xdp/cpumap\")")
     if not info["attached"]:
         raise Failed(f"not attached to {rig.server_if}", "")
     return f"XDP (native) on {info['interface']}, weights {info['weights']}"

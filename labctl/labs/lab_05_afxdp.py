@@ -9,12 +9,10 @@ of the grader's own and count exactly.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import uuid
 
-from ..grading import Check, Env, Failed, Lab
+from ..grading import Check, Env, Failed, Lab, attach_in, compiled, release_rig
 from ..programs import afxdp
 
 PROGRAM = "afxdp"
@@ -51,28 +49,16 @@ def prepare(env: Env) -> None:
 
 
 def cleanup(env: Env) -> None:
-    rig = env.extra.get("rig")
-    if rig:
-        try:
-            rig.labctl("detach", PROGRAM, *_args(env))
-        finally:
-            rig.close()
-            env.extra.pop("rig")
-            shutil.rmtree(env.extra["pin_root"], ignore_errors=True)
-            shutil.rmtree(env.extra["run_dir"], ignore_errors=True)
+    release_rig(env, lambda: env.extra["rig"].labctl("detach", PROGRAM, *_args(env)), "pin_root", "run_dir")
 
 
 def check_builds(env: Env) -> str:
-    obj, _ = afxdp.build(afxdp.Settings(build_dir=env.build_dir, source_dir=env.workspace), force=True)
-    return f"compiled {os.path.basename(obj)} and the receiver"
+    settings = afxdp.Settings(build_dir=env.build_dir, source_dir=env.workspace)
+    return compiled(afxdp.build(settings, force=True)[0], " and the receiver")
 
 
 def check_attaches(env: Env) -> str:
-    proc = env.extra["rig"].labctl("attach", PROGRAM, "--json", "--mode", "native", "--port", str(PORT),
-                                   *_args(env))
-    if proc.returncode != 0:
-        raise Failed(f"labctl attach afxdp failed: {proc.stderr.strip()[-400:]}", "")
-    info = json.loads(proc.stdout)
+    info = attach_in(env.extra["rig"], PROGRAM, "--mode", "native", "--port", str(PORT), *_args(env))
     if not (info["attached"] and info["receiver_pid"]):
         raise Failed(f"attached {info['attached']}, receiver {info['receiver_pid']}", "")
     return f"XDP on {info['interface']} ({info['mode']}), receiver pid {info['receiver_pid']}"

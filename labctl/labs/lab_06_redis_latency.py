@@ -10,11 +10,9 @@ INFO commandstats.
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 
-from ..grading import Check, Env, Failed, Lab
+from ..grading import Check, Env, Failed, Lab, compiled, release_rig
 from ..programs import redis_latency
 
 PROGRAM = "redis_latency"
@@ -48,19 +46,11 @@ def prepare(env: Env) -> None:
 
 
 def cleanup(env: Env) -> None:
-    rig = env.extra.get("rig")
-    if rig:
-        try:
-            redis_latency.detach(_settings(env))
-        finally:
-            rig.close()
-            env.extra.pop("rig")
-            shutil.rmtree(env.extra["pin_root"], ignore_errors=True)
+    release_rig(env, lambda: redis_latency.detach(_settings(env)), "pin_root")
 
 
 def check_builds(env: Env) -> str:
-    obj, _ = redis_latency.build(_settings(env), force=True)
-    return f"compiled {os.path.basename(obj)} (CO-RE)"
+    return compiled(redis_latency.build(_settings(env), force=True)[0], " (CO-RE)")
 
 
 def check_attaches(env: Env) -> str:
