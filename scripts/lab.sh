@@ -16,6 +16,8 @@
 # Environment:
 #   LAB_PLAYBOOK=site.yml      playbook run by `up` (relative to the repo root)
 #   LAB_INVENTORY=...          pass -i to ansible-playbook (default: ansible.cfg's)
+#   LAB_MODE=demo|course       demo: every program attached (default); course: the
+#                              exercises' programs not attached, a workspace per lab
 #   LAB_SKIP_PROVISION=1       only start the containers
 #   LAB_SUBNET=10.231.77.0/24  the lab network (server .10, test .20)
 #   LAB_BOOT_WAIT=90           seconds to wait for systemd in each container
@@ -124,6 +126,11 @@ provision() {
     [ -x "$ap" ] || die "no $ap: run 'make venv' first (Debian's /usr/bin/ansible is too old and lacks the collections)"
     [ -f "$playbook" ] || die "no playbook $playbook; the containers are up. LAB_SKIP_PROVISION=1 skips this step."
     [ -n "${LAB_INVENTORY:-}" ] && inv=(-i "$LAB_INVENTORY")
+    case "${LAB_MODE:-}" in
+        "") ;;
+        demo|course) inv+=(-e "lab_mode=$LAB_MODE") ;;
+        *) die "LAB_MODE=$LAB_MODE: use demo (everything attached) or course (exercises for students)" ;;
+    esac
     export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$ROOT/ansible.cfg}"
     export PATH="$VENV/bin:$PATH"
     say "ansible-playbook ${playbook#"$ROOT"/}"
