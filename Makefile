@@ -20,7 +20,7 @@ $(VENV)/.done: requirements.txt pyproject.toml
 	@echo "==> [venv] creating $(VENV) with pinned tools"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q -r requirements.txt
-	@$(PY) -m pip install -q -e '.[server]'
+	@$(PY) -m pip install -q -e '.[server,test,ray]'
 	@touch $@
 venv: $(VENV)/.done ## the tool venv (.venv): pinned ansible, molecule, pytest
 
@@ -57,7 +57,7 @@ bench: venv ## every benchmark; results in bench/results/
 	@$(PY) -m pip install -q -e '.[server,bench]'
 	@echo "==> [bench] sockredir bypass vs plain TCP"
 	@$(PY) bench/bypass.py
-	@$(MAKE) --no-print-directory bench-disgrafs
+	@$(MAKE) --no-print-directory bench-disgrafs bench-tagging
 	@$(MAKE) --no-print-directory bench-suite
 
 clean: lab-down ## lab-down and remove the venv

@@ -2,7 +2,8 @@
 # What tests/disgrafs needs beyond pip, on a fresh Debian 12 machine, as root.
 # Idempotent: installs only what is missing.
 #   - Debian: chromium (the browser test drives /usr/bin/chromium), fonts,
-#     nodejs (>= 20 for playwright-core), curl
+#     nodejs (>= 20 for playwright-core), curl, espeak-ng (speech made by the
+#     speech-tagging tests)
 #   - npm: playwright-core for tests/disgrafs/browser, and the graph library
 #     for disgrafs/web, whose build output (disgrafs/static/vendor) is checked
 #     against the lock file
@@ -15,6 +16,7 @@ need=()
 command -v node >/dev/null || need+=(nodejs)
 command -v curl >/dev/null || need+=(curl)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if [ "${1:-}" = "--bench" ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   need+=(nginx-light)
 fi

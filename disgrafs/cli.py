@@ -22,11 +22,20 @@ _SERVE_FLAGS = [
     ("--token-file", "token_file", "where the write token is kept (DISGRAFS_TOKEN_FILE; "
                                    "default ~/.config/disgrafs/token; DISGRAFS_TOKEN overrides)"),
     ("--max-upload", "max_upload", "upload size limit, e.g. 512M, 16GiB (DISGRAFS_MAX_UPLOAD; default 16GiB)"),
+    ("--upload-idle-timeout", "upload_idle_timeout",
+     "seconds an upload may send nothing before it is dropped, 0 = never (DISGRAFS_UPLOAD_IDLE_TIMEOUT; default 60)"),
+    ("--max-uploads-per-client", "max_uploads_per_client",
+     "uploads in progress per client address, 0 = no limit (DISGRAFS_MAX_UPLOADS_PER_CLIENT; default 32)"),
+    ("--reconcile-interval", "reconcile_interval",
+     "seconds between scans of the data directory for files changed behind the server's back, "
+     "0 = only at start (DISGRAFS_RECONCILE_INTERVAL; default 5)"),
     ("--tagger-executor", "tagger_executor", "process (default), thread or ray (DISGRAFS_TAGGER_EXECUTOR)"),
     ("--tagger-workers", "tagger_workers", "parallel tagging jobs (DISGRAFS_TAGGER_WORKERS; default 1)"),
     ("--tag-timeout", "tag_timeout", "seconds one file may take to tag (DISGRAFS_TAG_TIMEOUT; default 120)"),
     ("--taggers", "taggers", "comma-separated taggers to run (DISGRAFS_TAGGERS; default all)"),
     ("--ray-address", "ray_address", "Ray cluster address for --tagger-executor ray (DISGRAFS_RAY_ADDRESS)"),
+    ("--ray-start-timeout", "ray_start_timeout",
+     "seconds to connect to Ray before giving up (DISGRAFS_RAY_START_TIMEOUT; default 60)"),
     ("--log-level", "log_level", "debug, info, warning (DISGRAFS_LOG_LEVEL; debug adds an access log)"),
 ]
 

@@ -56,12 +56,18 @@ class Config:
     token: str = field(default="", repr=False)
     token_file: Path = field(default_factory=_default_token_file)
     max_upload: int = 16 * 1024**3
+    upload_idle_timeout: float = 60.0  # seconds without a byte of an upload's body before it is dropped
+    max_uploads_per_client: int = 32  # uploads in progress per client address (0 = no limit)
+    # files created, changed or deleted directly in the data directory (another
+    # JuiceFS client) are found by a scan this often, in seconds (0 = only at start)
+    reconcile_interval: float = 5.0
     # tagging
     tagger_executor: str = "process"  # process | thread | ray
     tagger_workers: int = 1
     tag_timeout: float = 120.0
     taggers: str = ""  # comma-separated tagger names; empty = all registered
     ray_address: str = ""  # "" lets ray.init() decide (RAY_ADDRESS or a local cluster)
+    ray_start_timeout: float = 60.0  # seconds to connect to (or start) Ray before giving up
     log_level: str = "info"
 
     @property
@@ -86,6 +92,14 @@ class Config:
             raise ConfigError("max_upload must be positive")
         if self.tagger_workers < 1:
             raise ConfigError("tagger_workers must be at least 1")
+        if self.upload_idle_timeout < 0:
+            raise ConfigError("upload_idle_timeout must be 0 (no limit) or a number of seconds")
+        if self.max_uploads_per_client < 0:
+            raise ConfigError("max_uploads_per_client must be 0 (no limit) or positive")
+        if self.reconcile_interval < 0:
+            raise ConfigError("reconcile_interval must be 0 (only at start) or a number of seconds")
+        if self.tag_timeout <= 0 or self.ray_start_timeout <= 0:
+            raise ConfigError("tag_timeout and ray_start_timeout must be positive")
         if self.graph == "neo4j" and not self.neo4j_password:
             raise ConfigError(
                 "graph=neo4j needs a password: set DISGRAFS_NEO4J_PASSWORD "

@@ -78,7 +78,10 @@ def openapi_document(cfg=None) -> dict:
                          "responses": {"201": _json(_ref("FileWithTags"), "Stored; tagging is queued"),
                                        "400": _error("Bad name or request"), "401": _error("Missing or wrong token"),
                                        "409": _error("The name exists (conflict=fail)"),
+                                       "408": _error("The client sent nothing for upload_idle_timeout seconds"),
                                        "413": _error("Larger than the size limit"),
+                                       "415": _error("A Content-Encoding was sent: files are stored as sent"),
+                                       "429": _error("This client has max_uploads_per_client uploads in progress"),
                                        "503": _error("The graph database is unavailable"),
                                        "507": _error("No space left")}},
             },
@@ -159,7 +162,10 @@ def openapi_document(cfg=None) -> dict:
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message", "status"],
                           "properties": {"error": {"type": "string", "description": "machine-readable code"},
-                                         "message": {"type": "string"}, "status": {"type": "integer"}}},
+                                         "message": {"type": "string"}, "status": {"type": "integer"},
+                                         "rule": {"type": "string", "description": "for bad_name: the name rule "
+                                                  "that refused it (encoding, path, empty, dot, hidden, "
+                                                  "windows-reserved, length)"}}},
                 "Tag": {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"type": "string"}}},
                 "TagCount": {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
                                                              "count": {"type": "integer"}}},

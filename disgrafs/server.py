@@ -6,8 +6,10 @@ import asyncio
 import concurrent.futures
 import errno
 import hmac
+import json
 import logging
 import os
+import re
 import signal
 import stat
 import time
@@ -16,7 +18,9 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import BodyPartReader, ClientPayloadError, web, web_server
+from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError, LineTooLong
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_urldispatcher import _default_expect_handler
 
 from . import __version__
@@ -24,9 +28,11 @@ from .config import Config, ensure_token
 from .graph import PENDING, RUNNING, FileRecord, GraphError, open_graph
 from .graph.base import SORT_FIELDS
 from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .ingest import Reconciler, signature
 from .names import BadName, sanitize_name
 from .openapi import openapi_document
 from .storage import CONFLICT_POLICIES, FileStore, NameTaken, detect_mime
+from .tagging.chinese import CJK
 from .tagging.executors import make_executor
 from .tagging.service import TaggingService
 
@@ -34,9 +40,13 @@ log = logging.getLogger("disgrafs")
 
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_FILES = ["vendor/cytoscape.min.js"]
+STATIC_FILES = {p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()}
 READ_CHUNK = 1024 * 1024
 FLUSH_BYTES = 2 * 1024 * 1024
 READ_BUFSIZE = 4 * 1024 * 1024
+# aiohttp keeps an idle keep-alive connection for an hour by default: a client
+# that opens many and sends nothing would hold as many descriptors.
+KEEPALIVE_TIMEOUT = 75
 SEARCH_KINDS = ("any", "tag", "name", "keyword")
 
 PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -50,20 +60,77 @@ CLIENT_GONE = (ConnectionError, asyncio.CancelledError, asyncio.IncompleteReadEr
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 extra: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.extra = extra or {}
 
 
-def json_error(status: int, code: str, message: str, headers: dict | None = None) -> web.Response:
-    return web.json_response({"error": code, "message": message, "status": status},
+def json_error(status: int, code: str, message: str, headers: dict | None = None,
+               extra: dict | None = None) -> web.Response:
+    return web.json_response(dict(extra or {}, error=code, message=message, status=status),
                              status=status, headers=headers)
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 411: "length_required",
-               413: "too_large", 415: "unsupported_media_type", 416: "range_not_satisfiable",
-               500: "internal_error", 503: "unavailable", 507: "insufficient_storage"}
+               405: "method_not_allowed", 408: "timeout", 409: "conflict", 411: "length_required",
+               413: "too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+               416: "range_not_satisfiable", 417: "expectation_failed", 429: "too_many_requests",
+               431: "headers_too_large", 500: "internal_error", 501: "not_implemented",
+               503: "unavailable", 505: "http_version_not_supported", 507: "insufficient_storage"}
+
+
+def _printable(text, limit: int = 160) -> str:
+    """A parser's message about hostile input, safe and short for a JSON error:
+    its first line (aiohttp appends the offending bytes on the next ones)."""
+    if isinstance(text, HttpProcessingError):
+        text = text.message or type(text).__name__
+    text = str(text).strip().split("\n", 1)[0].strip().rstrip(":")
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_REQUEST_LINE = re.compile(rb"^(/|[a-z]+://|[A-Z]+ )", re.IGNORECASE)
+
+
+class JsonErrorRequestHandler(RequestHandler):
+    """aiohttp answers requests its parser rejects (a bad request line, an
+    over-long URL or header, ``Content-Length: abc``...) before any handler or
+    middleware runs, in plain text. This handler answers them in the API's JSON
+    error format, with the status that fits, and never with a traceback."""
+
+    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if a response began
+        if isinstance(exc, LineTooLong):
+            line = bytes(exc.args[0]) if exc.args and isinstance(exc.args[0], (bytes, bytearray)) else b""
+            url = bool(_REQUEST_LINE.match(line))  # the URL (or the whole request line)
+            status, what = (414, "the request line (URL)") if url else (431, "a header line")
+            text = f"{what} is longer than the server accepts (8190 bytes)"
+        elif isinstance(exc, HttpProcessingError) and status < 500:
+            if "too many headers" in str(exc).lower():
+                status = 431
+            text = f"malformed HTTP request: {_printable(exc)}"
+        elif status == 500:
+            text = "unexpected server error (see the server log)"
+        else:
+            text = _printable(message or getattr(exc, "message", "") or "bad request")
+        resp = json_error(status, _HTTP_CODES.get(status, "error"), text)
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(web_server.Server):
+    def __call__(self) -> RequestHandler:
+        return JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class Runner(web.AppRunner):
+    async def _make_server(self) -> web_server.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer
+        return server
 
 
 def utcnow() -> str:
@@ -77,7 +144,42 @@ def content_disposition(name: str, inline: bool) -> str:
     return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quoted}"
 
 
-class StoredFileResponse(web.FileResponse):
+_FILE_ERRORS = {
+    403: "this file cannot be served",
+    404: "no such file",
+    412: "a precondition (If-Match, If-Unmodified-Since) does not hold",
+    416: "the Range header is malformed or outside the file (one range per request)",
+}
+
+
+class JsonFileResponse(web.FileResponse):
+    """aiohttp's FileResponse decides 404/412/416 only while it is sent, and then
+    sends an empty body labelled with the file's type. This one sends the
+    API's JSON error instead."""
+
+    _error_body: bytes | None = None
+
+    async def _prepare_headers(self) -> None:
+        if self.status >= 400 and self._error_body is None:
+            message = _FILE_ERRORS.get(self.status, self.reason)
+            self._error_body = json.dumps({"error": _HTTP_CODES.get(self.status, "error"),
+                                           "message": message, "status": self.status}).encode()
+            for header in ("Content-Disposition", "X-Content-SHA256", "Content-Encoding", "ETag",
+                           "Last-Modified", "Accept-Ranges"):
+                self.headers.popall(header, None)
+            self.content_type = "application/json"
+            self.charset = "utf-8"
+            self.content_length = len(self._error_body)
+        await super()._prepare_headers()
+
+    async def prepare(self, request):
+        writer = await super().prepare(request)
+        if self._error_body is not None and request.method != "HEAD" and not self._eof_sent:
+            await self.write(self._error_body)
+        return writer
+
+
+class StoredFileResponse(JsonFileResponse):
     """sendfile() with Range, but for stored files only.
 
     aiohttp's FileResponse serves "NAME.gz" instead of NAME when the client
@@ -114,12 +216,20 @@ class DisGraFS:
         self._io = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="io")
         self.graph = None
         self.tagging: TaggingService | None = None
+        self.reconciler: Reconciler | None = None
         self.started = time.time()
+        self.uploads_by_client: dict[str, int] = {}
 
     # -- helpers --------------------------------------------------------------
     async def g(self, method: str, *args):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._graph_thread, getattr(self.graph, method), *args)
+
+    async def gcall(self, fn, *args):
+        """Run ``fn(graph, *args)`` on the graph thread: a check and a write
+        with nothing from the server in between."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._graph_thread, fn, self.graph, *args)
 
     async def io(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
@@ -130,13 +240,21 @@ class DisGraFS:
         if not auth:
             raise ApiError(401, "unauthorized", "this operation needs the write token: "
                            "send 'Authorization: Bearer TOKEN'", {"WWW-Authenticate": "Bearer"})
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+        # aiohttp decodes header bytes that are not UTF-8 into lone surrogates:
+        # encode them back as they came instead of failing on them.
+        given_bytes = given.strip().encode("utf-8", "surrogateescape")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given_bytes, self.token.encode()):
             raise ApiError(401, "unauthorized", "the write token is wrong",
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     def check_length(self, request: web.Request) -> None:
         if request.content_length is not None and request.content_length > self.cfg.max_upload:
             raise ApiError(413, "too_large", f"the upload is larger than the limit of {self.cfg.max_upload} bytes")
+        # A compressed body would be stored decompressed, and a truncated gzip
+        # stream is not detected at its end: the file is stored as it is sent.
+        if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            raise ApiError(415, "unsupported_media_type", "uploads are stored as they are sent: "
+                           "Content-Encoding is not supported (send the file itself, e.g. a .gz file as it is)")
 
     def _live(self, f: dict) -> dict:
         """The tagging status as of now: 'running' is known only to the queue."""
@@ -161,6 +279,7 @@ class DisGraFS:
             log.info("removed %d unfinished upload(s) left by a previous run", dropped)
         loop = asyncio.get_running_loop()
         self.graph = await loop.run_in_executor(self._graph_thread, open_graph, self.cfg)
+        self.reconciler = Reconciler(self)
         await self.recover()
         taggers = [t.strip() for t in self.cfg.taggers.split(",") if t.strip()]
         self.tagging = TaggingService(self.g, self.store, make_executor(self.cfg), taggers,
@@ -169,8 +288,11 @@ class DisGraFS:
         for file_id in await self.g("files_with_status", [PENDING, RUNNING]):
             self.tagging.enqueue(file_id)
         self.metrics.files.set(await self.g("count_files"))
+        self.reconciler.start(self.cfg.reconcile_interval)
 
     async def shutdown(self) -> None:
+        if self.reconciler is not None:
+            await self.reconciler.close()
         if self.tagging is not None:
             await self.tagging.close()
         if self.graph is not None:
@@ -209,20 +331,46 @@ class DisGraFS:
                 await self.g("update_content", row["id"], size, sha256, mime)
                 changed += 1
         await self.g("sweep_orphan_tags")
+        filled = await self.g("fill_missing_stems")
+        if filled:
+            log.info("gave %d tag(s) from an older version their stems (for search)", filled)
+        # what the periodic scan compares with from now on
+        self.reconciler.snapshot = {name: signature(st) for name, st in on_disk.items()}
         if removed or added or changed:
             log.info("recovery: %d node(s) without file removed, %d file(s) added, %d changed",
                      removed, added, changed)
 
     # -- upload ---------------------------------------------------------------
+    def check_client_uploads(self, request: web.Request) -> None:
+        limit = self.cfg.max_uploads_per_client
+        if limit and self.uploads_by_client.get(request.remote or "", 0) >= limit:
+            raise ApiError(429, "too_many_uploads",
+                           f"this client already has {limit} uploads in progress (max_uploads_per_client); "
+                           "wait for one to finish", {"Retry-After": "5"})
+
     async def expect_upload(self, request: web.Request):
         """Answer 'Expect: 100-continue' only if the upload can be accepted, so a
         client is refused before it sends gigabytes."""
         try:
             self.check_token(request)
             self.check_length(request)
+            self.check_client_uploads(request)
+            return await _default_expect_handler(request)
         except ApiError as e:
             return json_error(e.status, e.code, e.message, e.headers)
-        return await _default_expect_handler(request)
+        except web.HTTPException as e:  # an Expect other than 100-continue: 417
+            return json_error(e.status, _HTTP_CODES.get(e.status, "error"), _printable(e.text or e.reason))
+
+    async def _idle(self, request: web.Request, awaitable):
+        """Await one read of the request body, at most upload_idle_timeout seconds."""
+        timeout = self.cfg.upload_idle_timeout
+        if not timeout:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(408, "timeout", f"no data from the client for {timeout:g} s "
+                           "(upload_idle_timeout); the upload is dropped") from None
 
     async def upload(self, request: web.Request) -> web.Response:
         self.check_token(request)
@@ -230,58 +378,89 @@ class DisGraFS:
         conflict = request.query.get("conflict", "fail")
         if conflict not in CONFLICT_POLICIES:
             raise ApiError(400, "bad_request", f"conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+        self.check_client_uploads(request)
+        client = request.remote or ""
+        self.uploads_by_client[client] = self.uploads_by_client.get(client, 0) + 1
         try:
-            if request.content_type == "multipart/form-data":
-                try:
-                    rec = await self._upload_multipart(request, conflict)
-                except BadName:
-                    raise
-                except ValueError as exc:  # aiohttp's word for a malformed multipart body
-                    raise ApiError(400, "bad_request", f"malformed multipart body: {exc}") from None
-            else:
-                name = request.query.get("name")
-                if not name:
-                    raise ApiError(400, "bad_request", "give the file name as ?name=... "
-                                   "(or send multipart/form-data with a file part)")
-                rec = await self._receive(request.content.read, sanitize_name(name), conflict)
-        except BadName as exc:
-            self.metrics.uploads.labels(outcome="rejected").inc()
-            raise ApiError(400, "bad_name", str(exc)) from None
-        except ApiError:
-            self.metrics.uploads.labels(outcome="rejected").inc()
-            raise
-        except CLIENT_GONE:
-            self.metrics.uploads.labels(outcome="interrupted").inc()
-            log.info("upload to %s interrupted by the client; nothing kept", request.path_qs)
-            raise
-        except BaseException:  # disk or graph failed
-            self.metrics.uploads.labels(outcome="failed").inc()
-            raise
+            rec = await self._upload(request, conflict)
+        finally:
+            left = self.uploads_by_client.pop(client) - 1
+            if left:
+                self.uploads_by_client[client] = left
         self.metrics.uploads.labels(outcome="stored").inc()
         self.metrics.upload_bytes.inc(rec.size)
         body = dict(rec.to_dict(), tags=[])
         return web.json_response(body, status=201, headers={"Location": f"/api/files/{rec.id}"})
 
+    async def _upload(self, request: web.Request, conflict: str) -> FileRecord:
+        try:
+            if request.content_type == "multipart/form-data":
+                try:
+                    return await self._upload_multipart(request, conflict)
+                except BadName:
+                    raise
+                except LineTooLong:
+                    raise ApiError(400, "bad_request", "malformed multipart body: a part header line is "
+                                   "longer than 8190 bytes (a file name that long is refused anyway: "
+                                   "names are at most 255 bytes)") from None
+                except (ValueError, BadHttpMessage) as exc:  # aiohttp's words for a malformed multipart body
+                    raise ApiError(400, "bad_request", f"malformed multipart body: {_printable(exc)}") from None
+            name = request.query.get("name")
+            if not name:
+                raise ApiError(400, "bad_request", "give the file name as ?name=... "
+                               "(or send multipart/form-data with a file part)")
+            return await self._receive(lambda n: self._idle(request, request.content.read(n)),
+                                       sanitize_name(name), conflict)
+        except BadName as exc:
+            self.metrics.uploads.labels(outcome="rejected").inc()
+            raise ApiError(400, "bad_name", str(exc), extra={"rule": exc.rule}) from None
+        except ApiError as exc:
+            self.metrics.uploads.labels(outcome="timeout" if exc.status == 408 else "rejected").inc()
+            raise
+        except CLIENT_GONE:
+            self.metrics.uploads.labels(outcome="interrupted").inc()
+            log.info("upload to %s interrupted by the client; nothing kept", request.path_qs)
+            raise
+        except RequestPayloadError as exc:  # bad chunked framing or Content-Encoding
+            if request.transport is None or request.transport.is_closing():
+                self.metrics.uploads.labels(outcome="interrupted").inc()
+                raise ConnectionResetError("the client went away") from None
+            self.metrics.uploads.labels(outcome="rejected").inc()
+            cause = exc.__cause__ or (exc.args[0] if exc.args else exc)
+            raise ApiError(400, "bad_request", f"malformed request body: {_printable(cause)}") from None
+        except BaseException:  # disk or graph failed
+            self.metrics.uploads.labels(outcome="failed").inc()
+            raise
+
     async def _upload_multipart(self, request: web.Request, conflict: str) -> FileRecord:
+        idle = lambda aw: self._idle(request, aw)  # noqa: E731
         reader = await request.multipart()
-        part = await reader.next()
+
+        async def next_part():
+            nxt = await idle(reader.next())
+            if nxt is not None and not isinstance(nxt, BodyPartReader):
+                raise ApiError(400, "bad_request", "malformed multipart body: nested multipart parts are "
+                               "not supported; send the file as a plain part")
+            return nxt
+
+        part = await next_part()
         while part is not None and part.filename is None:
-            await part.release()  # ignore plain form fields
-            part = await reader.next()
+            await idle(part.release())  # ignore plain form fields
+            part = await next_part()
         if part is None:
             raise ApiError(400, "bad_request", "the form has no file part")
         name = sanitize_name(request.query.get("name") or part.filename)
 
         async def more_files() -> bool:
-            nxt = await reader.next()
+            nxt = await next_part()
             while nxt is not None:
                 if nxt.filename is not None:
                     return True
-                await nxt.release()
-                nxt = await reader.next()
+                await idle(nxt.release())
+                nxt = await next_part()
             return False
 
-        return await self._receive(part.read_chunk, name, conflict, before_publish=more_files)
+        return await self._receive(lambda n: idle(part.read_chunk(n)), name, conflict, before_publish=more_files)
 
     async def _receive(self, read, name: str, conflict: str, before_publish=None) -> FileRecord:
         """Stream the body into a temporary file (hashing on the way), then commit."""
@@ -342,6 +521,8 @@ class DisGraFS:
         except BaseException:
             await self.io(self.store.unpublish, stored)
             raise
+        finally:
+            self.store.publishing.discard(stored)
         self.metrics.files.inc()
         self.tagging.enqueue(rec.id)
         return rec
@@ -381,12 +562,16 @@ class DisGraFS:
     async def delete(self, request: web.Request) -> web.Response:
         self.check_token(request)
         rec = await self.file_or_404(request.match_info["id"])
-        moved = await self.io(self.store.begin_delete, rec.name, rec.id)
+        self.store.deleting_names.add(rec.name)
         try:
-            deleted = await self.g("delete_file", rec.id)
-        except BaseException:
-            await self.io(self.store.abort_delete, moved, rec.name)
-            raise
+            moved = await self.io(self.store.begin_delete, rec.name, rec.id)
+            try:
+                deleted = await self.g("delete_file", rec.id)
+            except BaseException:
+                await self.io(self.store.abort_delete, moved, rec.name)
+                raise
+        finally:
+            self.store.deleting_names.discard(rec.name)
         await self.io(self.store.finish_delete, moved)
         if not deleted:
             raise ApiError(404, "not_found", f"no file with id {rec.id!r}")
@@ -419,6 +604,8 @@ class DisGraFS:
             terms = [t.strip() for t in q.split(",")]
         else:
             terms = q.replace(",", " ").split()
+            if by in ("any", "keyword"):
+                terms = await self._split_cjk(terms)
         items, total = await self.g("search", terms, by, offset, limit)
         tags = await self.g("tags_of", [r["id"] for r in items])
         for r in items:
@@ -426,6 +613,30 @@ class DisGraFS:
             self._live(r)
         return web.json_response({"items": items, "total": total, "offset": offset, "limit": limit,
                                   "query": {"q": q, "by": by, "terms": [t.lower() for t in terms if t]}})
+
+    async def _split_cjk(self, terms: list[str]) -> list[str]:
+        """A Chinese query has no spaces ("进程调度"); the tags were cut into words
+        by jieba ("进程", "调度"). The query's words are found among the
+        keyword tags it contains (longest first, no overlaps), so the server
+        needs no segmenter of its own."""
+        out = []
+        for term in terms:
+            if not CJK.search(term):
+                out.append(term)
+                continue
+            found = sorted(await self.g("tags_inside", term), key=len, reverse=True)
+            taken = [False] * len(term)
+            spans = []
+            folded = term.lower()
+            for name in found:
+                start = folded.find(name)
+                while start >= 0 and any(taken[start:start + len(name)]):
+                    start = folded.find(name, start + 1)
+                if start >= 0:
+                    taken[start:start + len(name)] = [True] * len(name)
+                    spans.append((start, name))
+            out.extend(name for _, name in sorted(spans)) if spans else out.append(term)
+        return out
 
     async def tags(self, request: web.Request) -> web.Response:
         offset, limit = _page(request, default_limit=100)
@@ -456,6 +667,7 @@ class DisGraFS:
         ok = all(v == "ok" for v in checks.values())
         body = {"status": "ok" if ok else "degraded", "version": __version__, "backend": self.cfg.graph,
                 "checks": checks, "tagging": self.tagging.stats(),
+                "ingest": {"interval_seconds": self.cfg.reconcile_interval, "scans": self.reconciler.passes},
                 "uptime_seconds": round(time.time() - self.started, 1)}
         return web.json_response(body, status=200 if ok else 503)
 
@@ -467,8 +679,16 @@ class DisGraFS:
         return web.json_response(openapi_document(self.cfg))
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC_DIR / "index.html",
+        return JsonFileResponse(STATIC_DIR / "index.html",
                                 headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        """The page's assets: only the files shipped in disgrafs/static, by exact
+        relative path (no path is ever resolved from what the client sent)."""
+        path = STATIC_FILES.get(request.match_info["path"])
+        if path is None:
+            raise ApiError(404, "not_found", "no such asset")
+        return JsonFileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
 def _is_regular_file(path: Path) -> bool:
@@ -500,7 +720,16 @@ async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except ApiError as e:
-        return json_error(e.status, e.code, e.message, e.headers)
+        resp = json_error(e.status, e.code, e.message, e.headers, e.extra)
+        if e.status == 408:
+            # The client stopped sending: answer, then close at once instead of
+            # lingering on a body that is not coming (the socket is released now).
+            resp.force_close()
+            resp.headers.update(SECURITY_HEADERS)
+            await resp.prepare(request)
+            await resp.write_eof()
+            request.protocol.force_close()
+        return resp
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -545,12 +774,15 @@ def metrics_middleware(metrics: Metrics):
     return middleware, on_prepare
 
 
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
 @web.middleware
 async def header_middleware(request: web.Request, handler):
     resp = await handler(request)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
+    if not resp.prepared:
+        for key, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(key, value)
     return resp
 
 
@@ -563,7 +795,7 @@ def build_app(cfg: Config) -> web.Application:
     app[APP] = core
     r = app.router
     r.add_get("/", core.index)
-    r.add_static("/static", STATIC_DIR, append_version=False)
+    r.add_get("/static/{path:.+}", core.static)
     r.add_get("/healthz", core.healthz)
     r.add_get("/metrics", core.metrics_view)
     r.add_get("/openapi.json", core.openapi)
@@ -596,7 +828,8 @@ async def serve(cfg: Config) -> None:
     access_log = logging.getLogger("aiohttp.access") if cfg.log_level == "debug" else None
     # read_bufsize: how much of a request body aiohttp buffers before it stops
     # reading the socket; the 64 KiB default halves upload throughput.
-    runner = web.AppRunner(app, access_log=access_log, handle_signals=False, read_bufsize=READ_BUFSIZE)
+    runner = Runner(app, access_log=access_log, handle_signals=False, read_bufsize=READ_BUFSIZE,
+                    keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()
     try:
         site = web.TCPSite(runner, cfg.host, cfg.port, backlog=1024, reuse_address=True)

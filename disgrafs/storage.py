@@ -27,6 +27,7 @@ import hashlib
 import mimetypes
 import os
 import stat
+import threading
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,27 @@ for _ext, _type in {
     ".opus": "audio/ogg", ".webp": "image/webp",
 }.items():
     _MIME.add_type(_type, _ext)
+
+
+class NameSet:
+    """A thread-safe multiset of names: two uploads of one name may both hold it."""
+
+    def __init__(self):
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + 1
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            left = self._counts.pop(name, 0) - 1
+            if left > 0:
+                self._counts[name] = left
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._counts
 
 
 class NameTaken(Exception):
@@ -136,6 +158,10 @@ class FileStore:
         self.state = self.root / ".disgrafs"
         self.tmp = self.state / "tmp"
         self.deleting = self.state / "deleting"
+        # Names an upload is linking (until its node exists) and names being
+        # deleted (until their node is gone): the reconciler leaves them alone.
+        self.publishing = NameSet()
+        self.deleting_names = NameSet()
 
     def prepare(self) -> int:
         """Create the layout; drop uploads a crash left behind. Returns how many."""
@@ -157,15 +183,21 @@ class FileStore:
         return UploadSink(self.tmp)
 
     def publish(self, sink: UploadSink, name: str, conflict: str) -> str:
-        """Give the finished upload its name; returns the name used."""
+        """Give the finished upload its name; returns the name used, which stays
+        in ``publishing`` until the caller discards it (its node exists)."""
         attempts = 10_000 if conflict == "rename" else 1
         for n in range(1, attempts + 1):
             candidate = name if n == 1 else numbered(name, n)
+            self.publishing.add(candidate)  # before the name can appear on disk
             try:
                 _place(sink.path, self.path(candidate))
+                fsync_dir(self.root)
             except FileExistsError:
+                self.publishing.discard(candidate)
                 continue
-            fsync_dir(self.root)
+            except BaseException:
+                self.publishing.discard(candidate)
+                raise
             return candidate
         raise NameTaken(name)
 
@@ -217,6 +249,10 @@ class FileStore:
         with os.scandir(self.root) as it:
             for entry in it:
                 if entry.name.startswith("."):
+                    continue
+                try:
+                    entry.name.encode("utf-8")
+                except UnicodeEncodeError:  # not UTF-8 on disk: cannot be a graph string
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)

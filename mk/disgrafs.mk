@@ -1,5 +1,5 @@
 # DisGraFS server targets (included by the top-level Makefile).
-.PHONY: web web-check test-disgrafs bench-disgrafs deps-disgrafs
+.PHONY: web web-check test-disgrafs bench-disgrafs bench-tagging deps-disgrafs
 
 DISGRAFS_WEB := disgrafs/web
 
@@ -23,3 +23,6 @@ test-disgrafs: venv ## the DisGraFS server's tests only
 bench-disgrafs: venv ## DisGraFS download/upload benchmark
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || .ci/deps-disgrafs.sh --bench
 	@$(PY) bench/disgrafs_bench.py
+
+bench-tagging: venv ## tagging in-process vs process pool vs Ray on one corpus
+	@$(PY) bench/tagging_bench.py

@@ -4,10 +4,13 @@ Schema (see disgrafs/README.md):
 
     (:File {id, name, size, sha256, mime, created, tag_status, tag_error, tagged_at})
         -[:TAGGED]->
-    (:Tag {key, name, kind})
+    (:Tag {key, name, kind, stems})
 
 ``Tag.key`` is ``kind + ":" + name``: the same word can be a keyword and a
 format ("png"), and each backend needs one unique property to MERGE on.
+``Tag.stems`` is the name's words stemmed, between spaces (" virtual runtim "):
+search compares stems, so singular and plural match and a word finds the
+keyphrases that contain it (tagging/stem.py).
 
 Every query here is a constant string with ``$parameters``; nothing a user
 sends is ever pasted into Cypher. Where the two engines disagree (schema DDL,
@@ -25,6 +28,8 @@ import math
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+
+from ..tagging.stem import stem_key
 
 # Status of tagging, stored on the File node so it survives a restart.
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -101,8 +106,17 @@ Q_DELETE_FILE = "MATCH (f:File {id: $id}) DETACH DELETE f"
 Q_UNTAG_FILE = "MATCH (f:File {id: $id})-[r:TAGGED]->(:Tag) DELETE r"
 Q_TAG_FILE = (
     "MATCH (f:File {id: $id}) UNWIND $tags AS t "
-    "MERGE (g:Tag {key: t.key}) ON CREATE SET g.name = t.name, g.kind = t.kind "
+    "MERGE (g:Tag {key: t.key}) ON CREATE SET g.name = t.name, g.kind = t.kind, g.stems = t.stems "
+    "ON MATCH SET g.stems = t.stems "
     "MERGE (f)-[:TAGGED]->(g)"
+)
+# Tags written before Tag.stems existed (filled in at start).
+Q_TAGS_WITHOUT_STEMS = "MATCH (t:Tag) WHERE t.stems IS NULL RETURN t.key AS key, t.name AS name LIMIT 5000"
+Q_SET_STEMS = "UNWIND $rows AS r MATCH (t:Tag {key: r.key}) SET t.stems = r.stems"
+# Keyword tags that occur inside a text (a Chinese query has no spaces: its
+# words are found among the tags instead of by a segmenter in the server).
+Q_TAGS_INSIDE = (
+    "MATCH (t:Tag) WHERE t.kind = 'keyword' AND $text CONTAINS t.name RETURN DISTINCT t.name AS name LIMIT 200"
 )
 Q_FINISH_TAGGING = (
     "MATCH (f:File {id: $id}) SET f.tag_status = $status, f.tag_error = $error, "
@@ -118,33 +132,46 @@ Q_FILE_TAGS = (
     "RETURN f.id AS id, t.name AS name, t.kind AS kind ORDER BY t.kind, t.name"
 )
 
-# Files that carry every term as a tag name (optionally of one kind).
+# Search terms are maps {i, word, pat, n, w}: pat is the term's stem key
+# (" runtim "), word its lower-case spelling (for names), n 1 for a query
+# word and 0 for the whole phrase, w its weight in the ranking.
+#
+# Files that carry every term as a tag (optionally of one kind): the whole tag
+# ($whole: "canon eos 5d", by=tag) or a word of it ("runtime" in "virtual
+# runtime", by=keyword), compared by stems.
+_TAGS_MATCH = (
+    "UNWIND $terms AS term MATCH (f:File)-[:TAGGED]->(t:Tag) "
+    "WHERE ($kind = '' OR t.kind = $kind) AND (t.stems = term.pat OR (NOT $whole AND t.stems CONTAINS term.pat)) "
+    "WITH f, count(DISTINCT term.i) AS hits WHERE hits = $nterms "
+)
 Q_SEARCH_TAGS = (
-    "MATCH (f:File)-[:TAGGED]->(t:Tag) WHERE t.name IN $terms AND ($kind = '' OR t.kind = $kind) "
-    "WITH f, count(DISTINCT t.name) AS hits WHERE hits = $nterms "
-    "RETURN " + _FILE_COLUMNS + ", hits AS score ORDER BY f.created DESC, f.id SKIP $offset LIMIT $limit"
+    _TAGS_MATCH + "RETURN " + _FILE_COLUMNS + ", hits AS score ORDER BY f.created DESC, f.id SKIP $offset LIMIT $limit"
 )
-Q_SEARCH_TAGS_COUNT = (
-    "MATCH (f:File)-[:TAGGED]->(t:Tag) WHERE t.name IN $terms AND ($kind = '' OR t.kind = $kind) "
-    "WITH f, count(DISTINCT t.name) AS hits WHERE hits = $nterms RETURN count(f) AS n"
-)
+Q_SEARCH_TAGS_COUNT = _TAGS_MATCH + "RETURN count(f) AS n"
 # Files whose name contains every term (case-insensitive).
 _NAME_MATCH = "MATCH (f:File) WHERE all(x IN $terms WHERE toLower(f.name) CONTAINS x) "
 Q_SEARCH_NAME = (
     _NAME_MATCH + "RETURN " + _FILE_COLUMNS + ", 1 AS score ORDER BY f.name, f.id SKIP $offset LIMIT $limit"
 )
 Q_SEARCH_NAME_COUNT = _NAME_MATCH + "RETURN count(f) AS n"
-# Any term in the name or as a tag; files matching more terms rank first.
+# Any term in the name or in a tag (by stems, words of keyphrases included).
+# Ranking: a term found in a content keyword weighs its full w, in the name
+# or another tag (type, ext...) half of it; the whole query as a keyphrase
+# (n = 0) adds its own weight. score is the number of query words matched.
 _ANY_MATCH = (
     "UNWIND $terms AS term MATCH (f:File) "
-    "WHERE toLower(f.name) CONTAINS term OR EXISTS { MATCH (f)-[:TAGGED]->(t:Tag) WHERE t.name = term } "
-    "WITH f, count(DISTINCT term) AS score "
+    "OPTIONAL MATCH (f)-[:TAGGED]->(t:Tag) WHERE t.stems CONTAINS term.pat "
+    "WITH f, term.i AS i, term.n AS n, term.w AS w, "
+    "max(CASE WHEN toLower(f.name) CONTAINS term.word THEN 1 ELSE 0 END) AS in_name, "
+    "sum(CASE WHEN t.kind = 'keyword' THEN 1 ELSE 0 END) AS in_keywords, count(t) AS in_tags "
+    "WHERE in_name + in_tags > 0 "
+    "WITH f, sum(n) AS score, sum(CASE WHEN in_keywords > 0 THEN w ELSE w / 2.0 END) AS weight "
 )
 Q_SEARCH_ANY = (
     _ANY_MATCH + "RETURN " + _FILE_COLUMNS + ", score "
-    "ORDER BY score DESC, f.created DESC, f.id SKIP $offset LIMIT $limit"
+    "ORDER BY weight DESC, score DESC, f.created DESC, f.id SKIP $offset LIMIT $limit"
 )
-Q_SEARCH_ANY_COUNT = _ANY_MATCH + "RETURN count(f) AS n"
+Q_SEARCH_ANY_COUNT = _ANY_MATCH + "WHERE score > 0 RETURN count(f) AS n"
 
 # Related files: tags of the file with their document frequency, then files
 # sharing them, each shared tag weighted by 1/log2(1+df) so that a tag that
@@ -254,12 +281,26 @@ class GraphStore(ABC):
     def sweep_orphan_tags(self) -> None:
         self._write([(Q_DELETE_ALL_ORPHAN_TAGS, {})])
 
+    def fill_missing_stems(self) -> int:
+        """Give tags written by an older version their stem key."""
+        done = 0
+        while True:
+            rows = self._read(Q_TAGS_WITHOUT_STEMS)
+            if not rows:
+                return done
+            self._write([(Q_SET_STEMS, {"rows": [{"key": r["key"], "stems": stem_key(r["name"])} for r in rows]})])
+            done += len(rows)
+
+    def tags_inside(self, text: str) -> list[str]:
+        """Keyword tags (of two or more characters) that occur in ``text``."""
+        return [r["name"] for r in self._read(Q_TAGS_INSIDE, {"text": _fold(text)}) if len(r["name"]) >= 2]
+
     def set_status(self, file_id: str, status: str, error: str = "") -> bool:
         return bool(self._write([(Q_SET_STATUS, {"id": file_id, "status": status, "error": error})])[0])
 
     def set_tags(self, file_id: str, tags: list[TagRecord], status: str, error: str, tagged_at: str) -> bool:
         """Replace the file's tags; False when the file is gone (deleted meanwhile)."""
-        rows = [{"key": t.key, "name": t.name, "kind": t.kind} for t in dict.fromkeys(tags)]
+        rows = [{"key": t.key, "name": t.name, "kind": t.kind, "stems": stem_key(t.name)} for t in dict.fromkeys(tags)]
         finish = {"id": file_id, "status": status, "error": error, "tagged_at": tagged_at}
 
         def work(run):
@@ -287,21 +328,30 @@ class GraphStore(ABC):
     # -- search ------------------------------------------------------------
     def search(self, terms: list[str], by: str, offset: int, limit: int):
         """by: 'tag' (all terms are tags), 'keyword' (all terms are content
-        keywords), 'name' (name contains all terms), 'any' (ranked OR)."""
-        terms = list(dict.fromkeys(_fold(t) for t in terms if t))
+        keywords, or words of keyphrases), 'name' (name contains all terms),
+        'any' (ranked OR over names and tags, plus the whole query as a
+        keyphrase). Tags are compared by stems (tagging/stem.py)."""
+        terms = list(dict.fromkeys(_fold(t).strip() for t in terms if t and t.strip()))
         if not terms:
             return [], 0
-        page = {"terms": terms, "offset": offset, "limit": limit}
-        if by in ("tag", "keyword"):
-            p = dict(page, kind="keyword" if by == "keyword" else "", nterms=len(terms))
-            rows, count = Q_SEARCH_TAGS, Q_SEARCH_TAGS_COUNT
-        elif by == "name":
-            p, rows, count = page, Q_SEARCH_NAME, Q_SEARCH_NAME_COUNT
-        elif by == "any":
-            p, rows, count = page, Q_SEARCH_ANY, Q_SEARCH_ANY_COUNT
-        else:
+        if by not in ("tag", "keyword", "name", "any"):
             raise ValueError(f"unknown search kind {by!r}")
-        items = [dict(_file(r).to_dict(), score=r["score"]) for r in self._read(rows, p)]
+        page = {"offset": offset, "limit": limit}
+        if by == "name":
+            p, rows, count = dict(page, terms=terms), Q_SEARCH_NAME, Q_SEARCH_NAME_COUNT
+        else:
+            keyed = [{"i": i, "word": t, "pat": stem_key(t), "n": 1, "w": 1.0} for i, t in enumerate(terms)]
+            keyed = [k for k in keyed if k["pat"]]
+            if by in ("tag", "keyword"):
+                p = dict(page, terms=keyed, kind="keyword" if by == "keyword" else "", whole=by == "tag",
+                         nterms=len(keyed))
+                rows, count = Q_SEARCH_TAGS, Q_SEARCH_TAGS_COUNT
+            else:
+                if len(terms) > 1:  # the whole query as one keyphrase: "virtual runtime"
+                    phrase = " ".join(terms)
+                    keyed.append({"i": len(terms), "word": phrase, "pat": stem_key(phrase), "n": 0, "w": 2.0})
+                p, rows, count = dict(page, terms=keyed), Q_SEARCH_ANY, Q_SEARCH_ANY_COUNT
+        items = [dict(_file(r).to_dict(), score=int(r["score"])) for r in self._read(rows, p)]
         total_params = {k: v for k, v in p.items() if k not in ("offset", "limit")}
         return items, self._read(count, total_params)[0]["n"]
 

@@ -12,8 +12,10 @@ SCHEMA = [
     "CREATE NODE TABLE IF NOT EXISTS File(id STRING, name STRING, size INT64, sha256 STRING, "
     "mime STRING, created STRING, tag_status STRING, tag_error STRING, tagged_at STRING, "
     "PRIMARY KEY(id))",
-    "CREATE NODE TABLE IF NOT EXISTS Tag(key STRING, name STRING, kind STRING, PRIMARY KEY(key))",
+    "CREATE NODE TABLE IF NOT EXISTS Tag(key STRING, name STRING, kind STRING, stems STRING, PRIMARY KEY(key))",
     "CREATE REL TABLE IF NOT EXISTS TAGGED(FROM File TO Tag)",
+    # databases made before Tag.stems existed
+    "ALTER TABLE Tag ADD IF NOT EXISTS stems STRING",
 ]
 
 

@@ -58,9 +58,11 @@ def _builtin() -> dict[str, Tagger]:
     from .image import ImageTagger
     from .media import AudioTagger, VideoTagger
     from .pdf import PdfTagger
+    from .speech import SpeechTagger
     from .text import TextTagger
 
-    taggers = [GenericTagger(), TextTagger(), PdfTagger(), ImageTagger(), AudioTagger(), VideoTagger()]
+    taggers = [GenericTagger(), TextTagger(), PdfTagger(), ImageTagger(), AudioTagger(), SpeechTagger(),
+               VideoTagger()]
     return {t.name: t for t in taggers}
 
 

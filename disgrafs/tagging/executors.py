@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import multiprocessing
 import os
+import threading
 
 from .base import run_taggers
+
+log = logging.getLogger("disgrafs.tagging")
 
 WORKER_MEMORY_LIMIT = 3 * 1024**3
 
@@ -151,23 +155,106 @@ class ThreadExecutor:
 
 
 class RayExecutor:
+    """Tagging jobs as Ray tasks.
+
+    * ``address`` set: connect to that cluster (``ray start --head`` elsewhere).
+      Ray's own settings (RAY_AUTH_MODE, RAY_AUTH_TOKEN[_PATH]) apply as the
+      cluster's administrator set them; nothing is generated.
+    * no address: start a private single-node Ray for this server, confined to
+      127.0.0.1, with its session files in a temporary directory removed at
+      stop, token authentication with a token that lives only in this
+      process's environment (Ray would otherwise write ~/.ray/auth_token,
+      after which a later `ray start` cluster refuses clients without it),
+      no usage statistics and no dashboard.
+
+    Connecting (or starting) must finish within ``start_timeout`` seconds:
+    ray.init() itself waits far longer for an unreachable address.
+    """
+
     name = "ray"
 
-    def __init__(self, address: str = "", timeout: float = 120.0):
-        self.address, self.timeout = address, timeout
+    def __init__(self, address: str = "", timeout: float = 120.0, start_timeout: float = 60.0,
+                 workers: int = 1):
+        self.address, self.timeout, self.start_timeout, self.workers = address, timeout, start_timeout, workers
         self._remote = None
+        self._ray = None
+        self.temp_dir: str | None = None
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+
+    def _init(self):
+        # Ray reads these when it is imported: set them first.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if not self.address:
+            import secrets
+
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+            # Ray's single-node mode (its default on macOS and Windows): the
+            # node's address is 127.0.0.1 instead of this host's network address.
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        import ray
+
+        if not self.address:
+            _prepare_local_ray()
+        if self.address:
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
+                     logging_level="WARNING")
+            return ray
+        import tempfile
+
+        # Ray puts unix sockets in it: keep the path short.
+        self.temp_dir = tempfile.mkdtemp(prefix="disgrafs-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        log.info("starting a local Ray (127.0.0.1 only) with its session files in %s", self.temp_dir)
+        ray.init(address="local", ignore_reinit_error=True, log_to_driver=False, logging_level="WARNING",
+                 include_dashboard=False, num_cpus=self.workers, object_store_memory=80 * 1024**2,
+                 _temp_dir=self.temp_dir)
+        return ray
 
     async def start(self):
-        try:
-            import ray
-        except ImportError:
-            raise RuntimeError("tagger_executor=ray needs the 'ray' package: pip install 'ray[default]'") from None
-        self._ray = ray
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise RuntimeError("tagger_executor=ray needs the 'ray' package: pip install 'disgrafs-lab[ray]' "
+                               "(or pip install ray)") from None
+        # One daemon thread starts Ray, stays until close() and shuts Ray down:
+        # * Ray starts its local processes with PR_SET_PDEATHSIG, which fires
+        #   when the *thread* that forked them ends: that thread must live on;
+        # * a daemon thread, not the loop's executor: if Ray never answers, the
+        #   server still stops (an executor thread would be joined at exit).
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, lambda: ray.init(address=self.address or None,
-                                                          ignore_reinit_error=True,
-                                                          log_to_driver=False))
-        self._remote = ray.remote(num_cpus=1, max_retries=1)(run_taggers)
+        done: asyncio.Future = loop.create_future()
+
+        def run():
+            try:
+                try:
+                    result = self._init()
+                except BaseException as exc:  # noqa: BLE001 - handed to the loop
+                    loop.call_soon_threadsafe(lambda e=exc: done.done() or done.set_exception(e))
+                    return
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(result))
+                self._stop.wait()  # close(), or the start took too long
+                result.shutdown()
+            finally:
+                if self.temp_dir:
+                    import shutil
+
+                    shutil.rmtree(self.temp_dir, ignore_errors=True)
+                self._stopped.set()
+
+        threading.Thread(target=run, name="ray-init", daemon=True).start()
+        where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        try:
+            self._ray = await asyncio.wait_for(asyncio.shield(done), self.start_timeout)
+        except asyncio.TimeoutError:
+            self._stop.set()
+            raise RuntimeError(f"could not connect to {where} within {self.start_timeout:g} s "
+                               "(ray_start_timeout): is the address right (HOST:6379 of `ray start --head`) "
+                               "and reachable from this host?") from None
+        except Exception as exc:
+            raise RuntimeError(f"could not connect to {where}: {type(exc).__name__}: "
+                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
+        self._remote = self._ray.remote(num_cpus=1, max_retries=1)(run_taggers)
 
     async def run(self, info: dict, taggers: list[str] | None) -> dict:
         ref = self._remote.remote(info, taggers)
@@ -180,13 +267,28 @@ class RayExecutor:
             raise TaggingCrashed(f"ray task failed: {exc}") from None
 
     async def close(self):
-        if self._remote is not None:
-            self._ray.shutdown()
+        self._stop.set()  # the Ray thread shuts Ray down and removes its session files
+        if self._ray is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait, 60)
+
+
+def _prepare_local_ray() -> None:
+    """Make a Ray imported before the environment was set (by an embedding
+    program) see it too: the token, and single-node mode on 127.0.0.1."""
+    try:
+        from ray._private import ray_constants
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
+    except (ImportError, AttributeError):  # another Ray version: it reads the environment at import
+        pass
 
 
 def make_executor(cfg):
     if cfg.tagger_executor == "thread":
         return ThreadExecutor(cfg.tagger_workers, cfg.tag_timeout)
     if cfg.tagger_executor == "ray":
-        return RayExecutor(cfg.ray_address, cfg.tag_timeout)
+        return RayExecutor(cfg.ray_address, cfg.tag_timeout, cfg.ray_start_timeout, cfg.tagger_workers)
     return ProcessExecutor(cfg.tagger_workers, cfg.tag_timeout)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from .base import FileInfo, Tagger
-from .text import keywords
+from .text import keywords, phrases
 
 MAX_PAGES = 30
 MAX_CHARS = 1_000_000
@@ -55,5 +55,8 @@ class PdfTagger(Tagger):
             total += len(text)
             if total >= MAX_CHARS:
                 break
-        for w in keywords("\n".join(parts)[:MAX_CHARS], boost=title):
+        text = "\n".join(parts)[:MAX_CHARS]
+        for w in keywords(text, boost=title):
             yield w, "keyword"
+        for p in phrases(text, boost=title):
+            yield p, "keyword"

@@ -3,6 +3,11 @@
 A small, explainable extractor: words are counted, stop words and (for code)
 language keywords dropped, Markdown headings and PDF titles weigh more, and
 the best-scored words become ``keyword`` tags. Reads at most MAX_BYTES.
+
+On top of the words, prose gets multi-word keyphrases (YAKE, keyphrase.py:
+"virtual runtime", "page table entry"), and text with Chinese in it is
+segmented into words and ranked by TF-IDF with jieba (chinese.py), instead
+of keeping whole clauses.
 """
 
 from __future__ import annotations
@@ -10,11 +15,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from . import chinese
 from .base import FileInfo, Tagger
 from .generic import CODE_EXTS, DATA_EXTS
+from .keyphrase import keyphrases, word_scores
+from .stem import stem
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_KEYWORDS = 12
+MAX_PHRASES = 6
+# Chinese characters from which a text is ranked by jieba's TF-IDF
+CJK_TEXT = 20
 
 STOP_WORDS = frozenset("""
 a about above after again against all almost also although always am among an and another any
@@ -69,7 +80,10 @@ def read_text(path: str, limit: int = MAX_BYTES) -> str:
 def prose_words(text: str):
     for w in _WORD.findall(text):
         w = w.lower().strip("'’-")
-        if 3 <= len(w) <= 30 and w not in STOP_WORDS:
+        if chinese.CJK.search(w):  # a clause without spaces: cut it into words
+            yield from (s for s in chinese.segment(w) if len(s) >= 2 and s not in chinese.STOP_WORDS
+                        and not s.isdigit())
+        elif 3 <= len(w) <= 30 and w not in STOP_WORDS:
             yield w
 
 
@@ -81,22 +95,42 @@ def code_words(text: str):
                 yield w
 
 
-def keywords(text: str, *, code: bool = False, boost: str = "", limit: int = MAX_KEYWORDS) -> list[str]:
-    """The most significant words of ``text``; words in ``boost`` count three times."""
+def keywords(text: str, *, code: bool = False, boost: str = "", limit: int = MAX_KEYWORDS,
+             min_count: int | None = None) -> list[str]:
+    """The most significant words of ``text``; words in ``boost`` count three times.
+    A word must occur ``min_count`` times (default: twice in a long text, once
+    in a short one)."""
+    if not code and chinese.has_cjk(text, CJK_TEXT):
+        return chinese.keywords(boost + "\n" + boost + "\n" + text if boost else text, limit)
     words = code_words if code else prose_words
     counts = Counter(words(text))
     for w in words(boost):
         counts[w] += 3
     if not counts:
         return []
-    # "file" and "files" are one keyword: fold a plural into its singular.
-    for w in [w for w in counts if w.endswith("s") and not w.endswith("ss") and w[:-1] in counts]:
-        counts[w[:-1]] += counts.pop(w)
+    # "file" and "files", "verifier" and "verifies" are one keyword: words are
+    # counted by stem and shown in their most frequent spelling, a plural
+    # folded into its singular when both occur.
+    by_stem: dict[str, int] = Counter()
+    forms: dict[str, list[tuple[int, str]]] = {}
+    for w, c in counts.items():
+        key = stem(w)
+        by_stem[key] += c
+        forms.setdefault(key, []).append((c, w))
+    spelling = {}
+    for key, found in forms.items():
+        best = max(found, key=lambda cw: (cw[0], -len(cw[1]), cw[1]))[1]
+        if best.endswith("s") and not best.endswith("ss") and best[:-1] in counts:
+            best = best[:-1]
+        spelling[key] = best
     # In a long text a word must recur to be a keyword; in a short one, once is enough.
-    floor = 2 if sum(counts.values()) > 60 else 1
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [w for w, c in ranked if c >= floor][:limit]
-
+    floor = min_count or (2 if sum(by_stem.values()) > 60 else 1)
+    # Ties (frequent in short texts) go to the word YAKE finds more significant
+    # (early, capitalised, in few different contexts), then alphabetically.
+    significance = {} if code else word_scores(boost + "\n\n" + text, STOP_WORDS)
+    inf = float("inf")
+    ranked = sorted(by_stem.items(), key=lambda kv: (-kv[1], significance.get(spelling[kv[0]], inf), spelling[kv[0]]))
+    return [spelling[k] for k, c in ranked if c >= floor][:limit]
 
 LANGUAGES = {
     "py": "python", "c": "c", "h": "c", "cc": "c++", "cpp": "c++", "hpp": "c++", "go": "go",
@@ -106,6 +140,13 @@ LANGUAGES = {
     "cs": "c#", "sql": "sql", "r": "r", "hs": "haskell", "zig": "zig", "dart": "dart",
     "md": "markdown", "markdown": "markdown", "rst": "restructuredtext", "bpf": "ebpf",
 }
+
+
+def phrases(text: str, *, boost: str = "", limit: int = MAX_PHRASES) -> list[str]:
+    """Keyphrases of two or three words seen at least twice (headings count again)."""
+    if chinese.has_cjk(text, CJK_TEXT):
+        return []  # jieba's words are already whole terms ("文件系统")
+    return keyphrases(text + "\n\n" + boost, STOP_WORDS, top=limit, min_count=2)
 
 
 class TextTagger(Tagger):
@@ -125,3 +166,6 @@ class TextTagger(Tagger):
             yield language, "language"
         for w in keywords(text, code=code, boost=boost):
             yield w, "keyword"
+        if not code and info.ext not in DATA_EXTS:
+            for p in phrases(text, boost=boost):
+                yield p, "keyword"

@@ -25,9 +25,17 @@ SANITIZED = {
     "e\u0301te\u0301.txt": "\u00e9t\u00e9.txt",  # NFD -> NFC
     "semi;colon&amp'quote\".txt": "semi;colon&amp'quote\".txt",  # legal characters are kept
     "emoji 🚀.txt": "emoji 🚀.txt",
+    "ｅｖｉｌ．ｔｘｔ": "evil.txt",  # full width: NFKC folds it
+    "ﬁle①.txt": "file1.txt",  # ligature, circled digit
+    "．．／．．／etc／group": "group",  # a full-width solidus is a separator after folding
+    "console.txt": "console.txt",  # only the exact device names are reserved
+    "com10.txt": "com10.txt",
+    "my con.txt": "my con.txt",
 }
 REFUSED = ["", "   ", ".", "..", "../", "a/..", ".hidden", ".disgrafs", "dir/.env", "\x00", "\x00\x01",
-           "x" * 256, "é" * 128]
+           "x" * 256, "é" * 128, "con", "CON.txt", "nul.tar.gz", "Aux", "prn.", "com1", "COM9.log", "lpt1.txt",
+           "lpt9", "ＣＯＮ．ｔｘｔ", "nul .txt", "com¹.txt", "C:\\fakepath\\aux.c", "\ufffd.txt",
+           "‥"]
 
 
 @pytest.mark.parametrize("raw,stored", SANITIZED.items())
@@ -115,3 +123,39 @@ def test_ids_in_paths_are_not_paths(server):
         r = server.get(f"/api/files/{urllib.parse.quote(bad, safe='%')}/content")
         assert r.status == 404, (bad, r)
         assert r.json()["error"] == "not_found"
+
+
+# raw name -> the rule its refusal names
+RULES = {
+    "": "empty", "  \t ": "empty", ".": "dot", "..": "dot", ".hidden": "hidden", "x" * 256: "length",
+    "con.txt": "windows-reserved", "LPT3": "windows-reserved", "\udcff.txt": "encoding", "%ff\ufffd": "encoding",
+    "a/": "path", "dir/.env": "hidden", "a/..": "dot",
+}
+
+
+@pytest.mark.parametrize("raw,rule", RULES.items())
+def test_every_refusal_names_its_rule(raw, rule):
+    with pytest.raises(BadName) as info:
+        sanitize_name(raw)
+    assert info.value.rule == rule
+    assert f"rule '{rule}'" in str(info.value)
+
+
+def test_a_dropped_directory_is_named_in_the_message():
+    """The issue's case: the part after the last '/' is '.txt'. The message must
+    say that the directory part was dropped, not only that dot names are reserved."""
+    with pytest.raises(BadName) as info:
+        sanitize_name("' OR 1=1 //.txt")
+    message = str(info.value)
+    assert "names starting with '.' are reserved" not in message
+    assert "rule 'path'" in message and "'.txt'" in message and "rule 'hidden'" in message
+
+
+def test_rejections_over_http_carry_the_rule(server):
+    for raw, rule in (("con.txt", "windows-reserved"), ("' OR 1=1 //.txt", "hidden"), (".env", "hidden")):
+        r = server.upload(raw, b"x")
+        assert r.status == 400, r
+        body = r.json()
+        assert body["error"] == "bad_name" and body["rule"] == rule and f"rule '{rule}'" in body["message"]
+    assert server.upload_ok("ｆｕｌｌ．ｔｘｔ", b"folded")["name"] == "full.txt"
+    assert (server.data / "full.txt").read_bytes() == b"folded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -239,3 +240,82 @@ def test_data_dir_without_write_permission_fails_clearly(make_server, tmp_path):
     with pytest.raises(RuntimeError, match="cannot start"):
         srv.start()
     shutil.rmtree(tmp_path / "config", ignore_errors=True)
+
+
+def _fds(srv) -> int:
+    return len(os.listdir(f"/proc/{srv.proc.pid}/fd"))
+
+
+def _read_all(s: socket.socket, timeout: float = 15) -> bytes:
+    """One response: until the server closes, or its Content-Length is in."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+            head, sep, body = out.partition(b"\r\n\r\n")
+            length = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= length[0]:
+                break
+    except ConnectionResetError:
+        pass
+    return out
+
+
+def test_stalled_uploads_time_out_and_release_everything(make_server):
+    """A client that stops sending mid-body is answered 408 after
+    upload_idle_timeout; its .part file, the file descriptor and the socket are
+    released, and one client cannot hold more than max_uploads_per_client."""
+    srv = make_server("--upload-idle-timeout", "2", "--max-uploads-per-client", "4")
+    srv.upload_ok("warm-up.txt", b"warm up")  # the first upload opens what later ones reuse
+    baseline = _fds(srv)
+    stalled = []
+    for i in range(4):
+        s = open_upload(srv, f"stalled-{i}.bin", 10 * 1024 * 1024)
+        s.sendall(os.urandom(64 * 1024))  # then nothing more
+        stalled.append(s)
+    wait_for(lambda: len(srv.parts()) == 4, what="four .part files")
+    assert _fds(srv) >= baseline + 6  # a socket and a .part per stalled upload (+-1 warm-up socket)
+    # a fifth upload from the same client is refused at once, before its body
+    r = srv.upload("one-too-many.txt", b"x")
+    assert r.status == 429 and r.json()["error"] == "too_many_uploads", r
+    assert r.headers["Retry-After"]
+    # reads are not uploads: the client can still use the rest of the API
+    assert srv.get("/api/files").status == 200
+
+    started = time.monotonic()
+    replies = [_read_all(s) for s in stalled]
+    assert all(s.recv(1) == b"" for s in stalled), "the server closes a timed-out upload's connection"
+    for s in stalled:
+        s.close()
+    assert time.monotonic() - started < 12
+    for reply in replies:
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), reply[:300]
+        assert json.loads(body)["error"] == "timeout"
+    wait_for(lambda: not srv.parts(), what="the .part files to be removed")
+    wait_for(lambda: _fds(srv) <= baseline + 1, what="the descriptors to be released")
+    assert not any(n.startswith("stalled-") for n in srv.names())
+    metrics = srv.get("/metrics").body.decode()
+    assert 'disgrafs_uploads_total{outcome="timeout"} 4.0' in metrics
+    # the slots are free again
+    assert srv.upload("after-the-stall.txt", b"fine").status == 201
+
+
+def test_a_slow_but_steady_upload_is_not_cut(make_server):
+    srv = make_server("--upload-idle-timeout", "1")
+    s = open_upload(srv, "steady.bin", 6 * 1000)
+    for _ in range(6):  # 3 s in all, never 1 s without a byte
+        s.sendall(b"x" * 1000)
+        time.sleep(0.5)
+    reply = _read_all(s)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:300]
+    assert (srv.data / "steady.bin").stat().st_size == 6000
+
+
+def test_idle_keepalive_connections_are_closed(make_server):
+    """aiohttp's default keeps an idle connection for an hour; ours for 75 s."""
+    from disgrafs.server import KEEPALIVE_TIMEOUT
+
+    assert KEEPALIVE_TIMEOUT <= 120

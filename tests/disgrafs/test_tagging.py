@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 
 import pytest
 
@@ -171,12 +172,196 @@ def test_thread_executor_and_tagger_selection(make_server):
     assert srv.get("/healthz").json()["tagging"]["executor"] == "thread"
 
 
-def test_ray_executor(make_server):
-    """Runs where the `ray` package is installed (a local Ray instance is started)."""
-    pytest.importorskip("ray", reason="the ray executor needs `pip install ray` (not a server dependency)")
-    srv = make_server("--tagger-executor", "ray", env={"RAY_USAGE_STATS_ENABLED": "0"})
+def _ray_or_skip():
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("ray") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the ray executor: install the 'ray' extra (pip install -e '.[server,test,ray]')")
+        pytest.skip("the ray executor needs the 'ray' extra: pip install -e '.[ray]'")
+
+
+def _descendants(pid: int) -> set[int]:
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _listening_addresses(pids: set[int]) -> set[str]:
+    """Local addresses of the TCP sockets these processes listen on."""
+    import ipaddress
+    import os
+
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    out = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    raw = bytes.fromhex(cols[1].split(":")[0])
+                    # /proc shows each 32-bit word in host (little-endian) order
+                    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                    addr = ipaddress.ip_address(raw)
+                    out.add(str(addr.ipv4_mapped or addr) if size == 16 else str(addr))
+    return out
+
+
+def test_ray_executor(make_server, tmp_path):
+    """A local Ray started by the server: tags files, listens on loopback only,
+    writes nothing in $HOME, and leaves nothing behind when stopped."""
+    _ray_or_skip()
+    home = tmp_path / "home"
+    home.mkdir()
+    started = time.monotonic()
+    srv = make_server("--tagger-executor", "ray", env={"HOME": str(home)})
+    start_seconds = time.monotonic() - started
     f = srv.wait_tagged(srv.upload_ok("on-ray.md", b"# Rays\n\nray tracing ray casting")["id"], timeout=120)
     assert f["tag_status"] == "done", f
     assert "ray" in tag_names(f, "keyword")
     assert srv.get("/healthz").json()["tagging"]["executor"] == "ray"
+
+    ray_pids = _descendants(srv.proc.pid)
+    assert ray_pids, "the local Ray processes are the server's descendants"
+    addresses = _listening_addresses(ray_pids | {srv.proc.pid})
+    assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
+    temp_dirs = [line.split("session files in ", 1)[1].strip() for line in srv.log().splitlines()
+                 if "session files in " in line]
+    assert temp_dirs, srv.log()
+
+    stopping = time.monotonic()
     assert srv.stop(timeout=90) == 0
+    print(f"ray executor: start {start_seconds:.1f} s, stop {time.monotonic() - stopping:.1f} s")
+    assert list(home.iterdir()) == [], "Ray wrote into $HOME"
+    import os
+
+    assert not os.path.exists(temp_dirs[-1]), "Ray's session directory was left behind"
+    wait = time.monotonic() + 30
+    while time.monotonic() < wait and any(os.path.exists(f"/proc/{p}") for p in ray_pids):
+        time.sleep(0.5)
+    leftover = [p for p in ray_pids if os.path.exists(f"/proc/{p}") and
+                open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not leftover, f"Ray processes left running: {leftover}"
+
+
+def test_ray_unreachable_is_a_clear_error_in_time(make_server):
+    _ray_or_skip()
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = make_server("--tagger-executor", "ray", "--ray-address", f"127.0.0.1:{port}",
+                      "--ray-start-timeout", "5", start=False)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=f"could not connect to the Ray cluster at 127.0.0.1:{port}"):
+        srv.start(timeout=60)
+    assert time.monotonic() - started < 45
+
+
+SPOKEN = ("Photosynthesis happens in the leaf. Photosynthesis needs sunlight and water. "
+          "Photosynthesis makes sugar for the plant.")
+
+
+def espeak_wav(path, text):
+    import shutil
+    import subprocess
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (.ci/deps-disgrafs.sh installs it)")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "120", "-w", str(path), text], check=True, timeout=60)
+    return path.read_bytes()
+
+
+def test_keywords_from_speech(tmp_path):
+    """Speech made here by espeak-ng, recognised offline by PocketSphinx's bundled model."""
+    data = espeak_wav(tmp_path / "speech.wav", SPOKEN)
+    tags, errors, mime = tag(tmp_path, "lecture.wav", data)
+    assert not errors and mime.startswith("audio/")
+    assert ("speech", "audio") in tags
+    assert "photosynthesis" in kinds(tags, "keyword"), tags
+
+
+def test_speech_through_the_server_is_searchable(server, tmp_path):
+    data = espeak_wav(tmp_path / "speech.wav", SPOKEN)
+    f = server.wait_tagged(server.upload_ok("voice-memo.wav", data)["id"], timeout=120)
+    assert f["tag_status"] == "done", f
+    assert "photosynthesis" in tag_names(f, "keyword")
+    found = server.get("/api/search?q=photosynthesis&by=keyword").json()["items"]
+    assert "voice-memo.wav" in {i["name"] for i in found}
+
+
+def test_wav_reader_resamples_and_mixes(tmp_path):
+    import wave
+
+    from disgrafs.tagging.speech import read_wav
+
+    path = tmp_path / "stereo.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(b"\x00\x10\x00\x30" * 44100)  # 1 s of constant stereo
+    pcm = read_wav(str(path))
+    assert abs(len(pcm) // 2 - 16000) <= 1
+    assert int.from_bytes(pcm[1000:1002], "little", signed=True) == (0x1000 + 0x3000) // 2
+
+
+def test_keyphrases_chinese_and_stems(tmp_path):
+    from disgrafs.tagging.keyphrase import keyphrases
+    from disgrafs.tagging.stem import stem_key
+    from disgrafs.tagging.text import STOP_WORDS
+
+    text = ("The scheduler tracks the virtual runtime of each task. A task with the smallest virtual "
+            "runtime runs next. Virtual runtimes grow with the time a task runs.")
+    assert "virtual runtime" in keyphrases(text, STOP_WORDS, min_count=2)
+    assert stem_key("Virtual Runtimes") == stem_key("virtual runtime") == " virtual runtim "
+    assert stem_key("chloroplasts") == stem_key("chloroplast")
+    tags, errors, _ = tag(tmp_path, "sched.md", ("# 进程调度\n\n" + "操作系统的进程调度决定哪个进程运行。"
+                                                "调度器为每个进程记录虚拟运行时间，进程调度追求公平。").encode())
+    assert not errors
+    kw = kinds(tags, "keyword")
+    assert {"进程", "调度"} <= kw, kw
+    assert not any(len(k) > 8 for k in kw), kw  # no whole clauses
+
+
+def test_search_matches_inflections_phrases_and_chinese(server):
+    server.wait_tagged(server.upload_ok("chloro.txt", b"Chloroplasts, chloroplasts: plant chloroplasts.")["id"])
+    server.wait_tagged(server.upload_ok("cfs.md", b"# Virtual runtime\n\nThe virtual runtime of a task. "
+                                                  b"Virtual runtime decides.")["id"])
+    server.wait_tagged(server.upload_ok("zh.txt", "进程调度决定哪个进程先运行，进程调度需要公平。".encode())["id"])
+
+    def names(q, by="any"):
+        r = server.get("/api/search?" + urllib.parse.urlencode({"q": q, "by": by}))
+        assert r.status == 200, r
+        return [i["name"] for i in r.json()["items"]]
+
+    assert "chloro.txt" in names("chloroplast", "keyword")
+    assert "chloro.txt" in names("Chloroplast", "tag")
+    assert "cfs.md" in names("runtimes", "keyword")  # a word of the keyphrase, inflected
+    assert names("virtual runtime")[0] == "cfs.md"
+    assert "zh.txt" in names("进程调度") and "zh.txt" in names("进程调度", "keyword")
