@@ -127,3 +127,10 @@ def test_cli_status_json_when_nothing_is_loaded(tmp_path):
     proc = labctl("status", "--json", "--config", "", "--pin-root", str(tmp_path / "none"))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sockredir"]["loaded"] is False
+
+
+def test_bpftrace_histogram_buckets_keep_ranges_whole():
+    from labctl.programs.analysis import histogram_buckets
+    text = ("@call_us:\n[0]                  3 |@@         |\n[1]   10 |@@@@|\n"
+            "[2, 4)              17 |@@@@@@@@@@@@|\n[1K, 2K)             1 |@|\n")
+    assert histogram_buckets(text) == {"[0]": 3, "[1]": 10, "[2, 4)": 17, "[1K, 2K)": 1}

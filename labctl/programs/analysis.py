@@ -160,21 +160,29 @@ def syscalls(process: str, seconds: int, load: str | None = None) -> dict:
 def uprobes(binary: str, seconds: int, load: str | None = None) -> dict:
     """Counts of redis-server's call(), readQueryFromClient(), writeToClient()
     and the latency histogram of call(), from uprobes on the binary."""
-    binary = os.path.realpath(binary)
+    given, binary = binary, os.path.realpath(binary)
     if not os.path.exists(binary):
         raise LabError(f"{binary} does not exist: pass --binary (the redis-server executable)")
     with open(os.path.join(scripts_dir(), "redis_uprobes.bt"), encoding="utf-8") as f:
         script = f.read().replace("REDIS_BINARY", binary).replace("SECONDS", str(int(seconds)))
     with Load(load):
         out = _bpftrace(script, seconds=seconds)
-    result = {"binary": binary, "seconds": seconds}
+    # "binary": the path given (redis-server is often a link to redis-check-rdb,
+    # the same executable); "resolved": what the uprobes attached to.
+    result = {"binary": given, "resolved": binary, "seconds": seconds}
     for name in ("calls", "reads", "writes"):
         m = re.search(rf"@{name}: (\d+)", out)
         result[name] = int(m.group(1)) if m else 0
-    hist = re.findall(r"^\[([^\]]+)\)?\]?\s+(\d+) \|", out, re.M)
-    result["call_us_histogram"] = {b: int(n) for b, n in hist}
+    result["call_us_histogram"] = histogram_buckets(out)
     result["text"] = out.strip()
     return result
+
+
+def histogram_buckets(text: str) -> dict[str, int]:
+    """bpftrace's hist() lines ("[2, 4)   17 |@@@   |", "[0]  3 |", "[1K, 2K) ...")
+    as {"[2, 4)": 17, ...}, in order."""
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r"^(\[\d+[KMG]?(?:, \d+[KMG]?\))?\]?|\[\d+[KMG]?\])\s+(\d+) \|", text, re.M)}
 
 
 def flamegraph(process: str, pid: int | None, seconds: int, out_dir: str,
