@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # molecule and ansible must come from the venv, never Debian's /usr/bin/ansible*.
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help deps-lab deps-test venv image dockerd lab lab-down test test-unit test-molecule bench clean
+.PHONY: help grade deps-lab deps-test venv image dockerd lab lab-down test test-unit test-molecule bench clean
 
 # Every target a user runs carries a `## what it does` comment: `make help` lists them.
 help: ## this list
@@ -59,6 +59,10 @@ bench: venv ## every benchmark; results in bench/results/
 	@$(PY) bench/bypass.py
 	@$(MAKE) --no-print-directory bench-disgrafs bench-tagging
 	@$(MAKE) --no-print-directory bench-suite
+
+# Course mode: every server of the inventory graded, one class report.
+grade: venv ## grade every lab server (labctl check) into grades/grades.{csv,json,md}
+	@ansible-playbook playbooks/grade.yml
 
 clean: lab-down ## lab-down and remove the venv
 	rm -rf $(VENV)

@@ -11,9 +11,13 @@ import dataclasses
 import os
 import re
 import secrets
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:  # Python 3.11+; the tomli backport on older distro Pythons (openEuler 22.03, Ubuntu 22.04)
+    import tomllib  # novermin (guarded: tomli below)
+except ModuleNotFoundError:  # pragma: no cover - depends on the interpreter
+    import tomli as tomllib
 
 
 class ConfigError(Exception):

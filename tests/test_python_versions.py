@@ -11,8 +11,9 @@ import pytest
 from lab_helpers import REPO
 
 OLDEST = "3.9"
-# Shipped to lab hosts by the labctl role (labctl and the two traffic tools).
-ON_HOSTS = ["labctl", "labrigs/tcp_probe.py", "labrigs/udpflood.py"]
+# Shipped to lab hosts: labctl and labrigs (the labctl role: the CLI, the
+# grader's rigs, the traffic tools) and the DisGraFS server (the disgrafs role).
+ON_HOSTS = ["labctl", "labrigs", "disgrafs"]
 
 
 def vermin() -> str:
