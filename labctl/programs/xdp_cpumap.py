@@ -278,7 +278,7 @@ def attach(settings: Settings) -> dict:
     missing = [c for c in weights if c not in online_cpus()]
     if missing:
         raise LabError(f"weights name CPU(s) {missing} but this host's online CPUs are "
-                       f"{online_cpus()}: fix xdp_cpumap_weights / --weights")
+                       f"{online_cpus()}: fix bpf_xdp_cpumap_weights / --weights")
     fresh = not is_loaded(settings)
     changed = False
     try:
