@@ -28,6 +28,14 @@ def load(results_dir: str, host: str) -> dict | None:
     return data if data.get("schema") == SCHEMA else None
 
 
+def _error(results_dir: str, host: str) -> str:
+    try:
+        with open(os.path.join(results_dir, f"{host}.error"), encoding="utf-8") as f:
+            return " ".join(f.read().split())
+    except OSError:
+        return ""
+
+
 def rows(results_dir: str, hosts: list[str], students: dict[str, str]) -> tuple[list[int], list[dict]]:
     """(lab numbers, one row per host in the given order)."""
     results = {h: load(results_dir, h) for h in hosts}
@@ -37,7 +45,8 @@ def rows(results_dir: str, hosts: list[str], students: dict[str, str]) -> tuple[
         r = results[host]
         row = {"student": students.get(host) or host, "server": host}
         if r is None:
-            row.update(status="unreachable", total="", max="")
+            error = _error(results_dir, host)
+            row.update(status=f"error: {error}" if error else "unreachable", total="", max="")
             row.update({f"lab{n:02d}": "" for n in labs})
         else:
             by_lab = {lab["lab"]: lab for lab in r["labs"]}
@@ -58,10 +67,11 @@ def write(out_dir: str, labs: list[int], table: list[dict]) -> None:
         writer.writerows(table)
     with open(os.path.join(out_dir, "grades.json"), "w", encoding="utf-8") as f:
         json.dump({"labs": labs, "students": table}, f, indent=2)
-    graded = [r for r in table if r["status"] == "graded"]
+    graded = sum(r["status"] == "graded" for r in table)
+    unreachable = sum(r["status"] == "unreachable" for r in table)
     lines = ["# Class grade report", "",
-             f"{len(graded)} of {len(table)} servers graded; "
-             f"{len(table) - len(graded)} unreachable (not graded, not zero).", "",
+             f"{graded} of {len(table)} servers graded; {unreachable} unreachable, "
+             f"{len(table) - graded - unreachable} with an error (not graded, not zero).", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in table]
     with open(os.path.join(out_dir, "grades.md"), "w", encoding="utf-8") as f:

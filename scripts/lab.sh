@@ -43,7 +43,7 @@ HOSTS=(lab-server lab-test)
 
 # Every capability Docker 20.10 knows, except SYS_RESOURCE (not in this host's
 # bounding set). Docker 20.10 does not know BPF/PERFMON; SYS_ADMIN covers them.
-# Keep in sync with molecule/default/molecule.yml.
+# Keep in sync with .config/molecule/config.yml (every molecule scenario's containers).
 CAPS=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
       LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK
       IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN

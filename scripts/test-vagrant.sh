@@ -6,9 +6,9 @@
 #   3. `vagrant up` again (nothing to do) and `vagrant provision`: changed=0 for
 #      every host in the PLAY RECAP
 #   4. checks, the same testinfra files as molecule, through Vagrant's inventory:
-#      molecule/default (bypass: pins, attachment, TCP segments, trace lines,
-#      counters; client tools), molecule/bpfsuite (every suite program attached
-#      and counting the test VM's traffic; analyze.yml), molecule/disgrafs
+#      molecule/bypass (bypass: pins, attachment, TCP segments, trace lines,
+#      counters; client tools), molecule/suite (every suite program attached
+#      and counting the test VM's traffic; analyze.yml), molecule/stack
 #      (stack up, upload/tag/search/download/delete from the test VM, restarts,
 #      the stack's connections bypassed), tests/vagrant (the server answers)
 #   5. `vagrant destroy -f`, also on failure, then nothing of ours is left in
@@ -214,7 +214,7 @@ INV="$ROOT/.vagrant/provisioners/ansible/inventory/vagrant_ansible_inventory"
 say "inventory: $(tr '\n' ' ' <"$INV" | sed 's/  */ /g')"
 
 t0=$SECONDS
-say "testinfra on the VMs: molecule/default/tests (bypass, test host) + tests/vagrant"
+say "testinfra on the VMs: molecule/bypass/tests (bypass, test host) + tests/vagrant"
 TI_ARGS=(-p no:cacheprovider -q -rA --ansible-inventory="$INV" --sudo)
 # testinfra's SSH backend ignores ANSIBLE_HOST_KEY_CHECKING; the VMs' host keys
 # are new at every `vagrant up`, so do not check or remember them.
@@ -232,15 +232,15 @@ export ANSIBLE_SSH_COMMON_ARGS="-o StrictHostKeyChecking=no -o UserKnownHostsFil
 export MOLECULE_INVENTORY_FILE="$INV" LAB_SERVER_IP="$SERVER_IP" LAB_TEST_IP="$TEST_IP" LAB_SUDO=1
 failed=()
 run_logged "$OUT/checks-bypass.log" python -m pytest "${TI_ARGS[@]}" \
-    molecule/default/tests/test_bypass.py molecule/default/tests/test_test_host.py \
-    || failed+=("molecule/default (bypass, test host)")
+    molecule/bypass/tests/test_bypass.py molecule/bypass/tests/test_test_host.py \
+    || failed+=("molecule/bypass (bypass, test host)")
 # the suite's checks, without its teardown check (the VMs are destroyed below)
 run_logged "$OUT/checks-suite.log" python -m pytest "${TI_ARGS[@]}" \
-    --ignore=molecule/bpfsuite/tests/test_zz_teardown.py molecule/bpfsuite/tests \
-    || failed+=("molecule/bpfsuite (eBPF suite)")
+    -m "not teardown" molecule/suite/tests \
+    || failed+=("molecule/suite (eBPF suite)")
 run_logged "$OUT/checks-stack.log" python -m pytest "${TI_ARGS[@]}" \
-    --ignore=molecule/disgrafs/tests/test_90_teardown.py molecule/disgrafs/tests \
-    || failed+=("molecule/disgrafs (the stack)")
+    -m "not teardown" molecule/stack/tests \
+    || failed+=("molecule/stack (the stack)")
 LAB_VAGRANT_INVENTORY="$INV" \
     run_logged "$OUT/checks-test-vm.log" python -m pytest "${TI_ARGS[@]}" tests/vagrant \
     || failed+=("tests/vagrant (from the test VM)")

@@ -5,7 +5,7 @@ socket is added to the sockhash and its sends go through TCP.
 
 Runs only in `make test-vagrant` (scripts/test-vagrant.sh), which brings the
 VMs up; the server-side checks are molecule's, reused as they are
-(molecule/default/tests/test_bypass.py, test_test_host.py). Without the VMs
+(molecule/bypass/tests/test_bypass.py, test_test_host.py). Without the VMs
 (plain `pytest tests`) this module skips itself, saying why.
 
 scripts/test-vagrant.sh sets:

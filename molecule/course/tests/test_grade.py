@@ -12,15 +12,16 @@ from playbook_run import REPO
 
 def test_class_report_grades_and_reports_unreachable(tmp_path):
     ghost = tmp_path / "ghost.yml"
+    # SSH to a closed port on loopback: refused at once, so Ansible reports it unreachable
     ghost.write_text("all:\n  children:\n    lab_server:\n      hosts:\n        ghost-server:\n"
-                     "          ansible_connection: community.docker.docker\n"
-                     "          ansible_host: no-such-container-disgrafs-lab\n          student_id: ghost\n")
+                     "          ansible_connection: ssh\n          ansible_host: 127.0.0.1\n"
+                     "          ansible_port: 1\n          student_id: ghost\n")
     env = {**os.environ, "GRADES_DIR": str(tmp_path / "grades"),
            "ANSIBLE_ROLES_PATH": os.path.join(REPO, "roles"), "ANSIBLE_NOCOLOR": "1"}
     proc = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", str(ghost),
                            os.path.join(REPO, "playbooks/grade.yml")],
                           capture_output=True, text=True, env=env, timeout=900)
-    assert proc.returncode in (0, 4), proc.stdout[-4000:] + proc.stderr[-2000:]  # 4: a host unreachable
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]  # unreachable is reported, not fatal
     rows = {r["server"]: r for r in csv.DictReader(open(tmp_path / "grades" / "grades.csv", encoding="utf-8"))}
     assert rows["ghost-server"]["status"] == "unreachable" and rows["ghost-server"]["total"] == ""
     graded = [r for s, r in rows.items() if s != "ghost-server"]
