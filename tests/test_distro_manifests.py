@@ -147,7 +147,8 @@ def load_task_vars(loader, task):
 
 
 def as_list(value):
-    if value is None:
+    """A package variable's names ("" and None: no package)."""
+    if value is None or value == "":
         return []
     return [value] if isinstance(value, str) else list(value)
 
