@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -36,7 +37,8 @@ from disgrafs.config import parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TOKEN = "bench-token"
+# a write token made for this run (never a literal in git)
+TOKEN = secrets.token_urlsafe(24)
 MiB = 1024 * 1024
 
 

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-TOKEN = "test-token-0123456789"
+# a write token made for this test run (never a literal in git)
+TOKEN = secrets.token_urlsafe(24)
 SERVING = re.compile(r"on http://127\.0\.0\.1:(\d+)/")
 sys.path.insert(0, str(Path(__file__).parent))  # for `import samples`
 
