@@ -57,9 +57,13 @@ def prog_id(path: str) -> Optional[int]:
     return bpftool.prog_show_pinned(path)["id"]
 
 
-def status_head(program: str, pins: Pins, loaded: bool) -> dict:
-    """The first keys of every program's status."""
-    return {"name": program, "pin_path": pins.dir, "loaded": loaded}
+def status(program: str, pins: Pins, loaded: bool, details) -> dict:
+    """Every program's status: name, pin path, loaded; and, only when it is
+    loaded, what details() (the program's own reading of its pins) adds."""
+    info = {"name": program, "pin_path": pins.dir, "loaded": loaded}
+    if loaded:
+        info.update(details())
+    return info
 
 
 def programs_info(pins: Pins, names) -> list[dict]:

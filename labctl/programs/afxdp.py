@@ -123,10 +123,12 @@ def counters(settings: Settings) -> dict:
 
 
 def status(settings: Settings) -> dict:
+    return pinning.status(NAME, settings.pins, is_loaded(settings), lambda: _loaded_status(settings))
+
+
+def _loaded_status(settings: Settings) -> dict:
     pins = settings.pins
-    info = pinning.status_head(NAME, pins, is_loaded(settings))
-    if not info["loaded"]:
-        return info
+    info = {}
     where = attachment(settings)
     pid = daemon(settings)
     info.update({

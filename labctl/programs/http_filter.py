@@ -84,10 +84,12 @@ def counters(settings: Settings) -> dict[str, int]:
 
 
 def status(settings: Settings) -> dict:
+    return pinning.status(NAME, settings.pins, is_loaded(settings), lambda: _loaded_status(settings))
+
+
+def _loaded_status(settings: Settings) -> dict:
     pins = settings.pins
-    info = pinning.status_head(NAME, pins, is_loaded(settings))
-    if not info["loaded"]:
-        return info
+    info = {}
     pid = daemon(settings)
     state = files.read_json(settings.state_path) if pid else {}
     info.update({

@@ -176,10 +176,12 @@ def summary(hists: dict) -> dict:
 
 
 def status(settings: Settings) -> dict:
+    return pinning.status(NAME, settings.pins, is_loaded(settings), lambda: _loaded_status(settings))
+
+
+def _loaded_status(settings: Settings) -> dict:
     pins = settings.pins
-    info = pinning.status_head(NAME, pins, is_loaded(settings))
-    if not info["loaded"]:
-        return info
+    info = {}
     target = read_target(settings)
     tgid = target["ns_tgid"]
     info.update({

@@ -138,19 +138,19 @@ def trace_enabled(settings: Settings) -> bool:
 
 def status(settings: Settings) -> dict:
     """What of sockredir is loaded, attached (to what) and pinned, with counters."""
-    info = {"name": NAME, "pin_path": settings.pin_dir, "loaded": is_loaded(settings)}
-    if not info["loaded"]:
-        return info
+    return pinning.status(NAME, settings.pins, is_loaded(settings), lambda: _loaded_status(settings))
+
+
+def _loaded_status(settings: Settings) -> dict:
     ids = prog_ids(settings)
-    info.update({
+    return {
         "programs": [{"name": n, "id": i, "pinned": settings.prog(n)} for n, i in ids.items()],
         "attached_cgroups": attached_cgroups(ids[PROG_OPS]),
         "msg_verdict_map": settings.map("sock_hash"),
         "allow_ports": allowed_ports(settings),
         "trace": trace_enabled(settings),
         "counters": counters(settings),
-    })
-    return info
+    }
 
 
 # ------------------------------------------------------------ attach/detach

@@ -177,10 +177,12 @@ def attachment(settings: Settings) -> dict | None:
 
 
 def status(settings: Settings) -> dict:
+    return pinning.status(NAME, settings.pins, is_loaded(settings), lambda: _loaded_status(settings))
+
+
+def _loaded_status(settings: Settings) -> dict:
     pins = settings.pins
-    info = pinning.status_head(NAME, pins, is_loaded(settings))
-    if not info["loaded"]:
-        return info
+    info = {}
     where = attachment(settings)
     weights = read_weights(settings)
     total = sum(weights.values()) or 1
