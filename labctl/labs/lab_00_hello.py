@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -170,23 +169,6 @@ def check_core_prints(env: Env) -> str:
     return _sees_marker(env, _Capture(argv, env.workspace), ("ready",))
 
 
-def _bcc_gradable() -> str:
-    """Why bcc cannot compile here ("" if it can)."""
-    release = os.uname().release
-    if not os.path.isdir(f"/lib/modules/{release}/build"):
-        return f"no kernel headers for {release} (/lib/modules/{release}/build)"
-    return ""
-
-
-def check_bcc(env: Env) -> str:
-    why = _bcc_gradable()
-    if why:
-        raise Failed(f"bcc cannot compile on this host: {why}",
-                     "install the headers of the running kernel (kernel-devel / linux-headers)")
-    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    return _sees_marker(env, _Capture([python, "hello_bcc.py"], env.workspace), ("ready",))
-
-
 CHECKS = [
     Check("bpftrace", 3, "hello.bt prints a line naming the file of each execve() (a marker program)",
           check_bpftrace),
@@ -194,9 +176,9 @@ CHECKS = [
     Check("core_prints", 3, "./hello prints a line naming the file of each execve()", check_core_prints,
           requires=("core_builds",)),
 ]
-# bcc compiles against the running kernel's headers: graded where they exist.
-BCC = Check("bcc", 2, "hello_bcc.py prints a line naming the file of each execve() (needs kernel headers)",
-            check_bcc)
-
+# hello_bcc.py is in the workspace and `make bcc` runs it, but it is not
+# graded: bcc compiles against the running kernel's headers, which the build
+# machine lacks, so make test could not control such a check (starter below
+# full marks, solution full marks) and an uncontrolled check is not graded.
 LAB = Lab(number=0, name="hello", title="hello world: bpftrace, libbpf CO-RE, bcc",
-          cleanup=cleanup, checks=CHECKS + ([] if _bcc_gradable() else [BCC]))
+          cleanup=cleanup, checks=CHECKS)
