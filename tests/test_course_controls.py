@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from labctl import grading, labs
+from labctl import build, grading, labs
 from labctl.labs import workspace
 
 from lab_helpers import kernel_ready
@@ -54,7 +54,12 @@ def test_reference_solution_gets_full_marks(number, tmp_path):
 
 
 def test_starter_edits_each_apply_once():
+    """Each starter edit matches its reference file exactly once (a stale
+    edit would stop `labctl reset`), and changes it."""
     for module in labs.all_labs().values():
         for name, edits in module.STARTER.items():
-            assert name in module.FILES, (module.LAB.slug, name)
-            assert edits, (module.LAB.slug, name)
+            assert name in module.FILES and edits, (module.LAB.slug, name)
+            with open(os.path.join(build.bpf_dir(), module.SOURCE, name), encoding="utf-8") as f:
+                reference = f.read()
+            for find, replace in edits:
+                assert reference.count(find) == 1 and find != replace, (module.LAB.slug, name, find[:60])
